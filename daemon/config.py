@@ -1,0 +1,124 @@
+"""One frozen Settings, read from the environment (SANCTIONWATCH_*), with *_FILE secrets."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+from daemon.errors import ConfigError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_duration(text: str | int | float, setting: str = "duration") -> timedelta:
+    """``30s``, ``10m``, ``1h``, ``2d``; a bare number means seconds."""
+    if isinstance(text, int | float) and not isinstance(text, bool):
+        seconds = float(text)
+    else:
+        found = _DURATION.match(str(text))
+        if not found:
+            raise ConfigError(setting, f"not a duration: {text!r} (use e.g. 30s, 10m, 1h)")
+        seconds = float(found.group(1)) * _UNIT_SECONDS[(found.group(2) or "s").lower()]
+    if seconds <= 0:
+        raise ConfigError(setting, f"duration must be positive: {text!r}")
+    return timedelta(seconds=seconds)
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str = "sqlite:///sanctionwatch.db"
+    feeds_path: Path = Path("feeds.yaml")
+    rules_path: Path = Path("rules")
+    slack_bot_token: str | None = None
+    slack_webhook_url: str | None = None
+    slack_api_url: str | None = None
+    slack_channel: str | None = None
+    http_port: int = 8080
+    http_timeout: timedelta = timedelta(seconds=20)
+    max_body_bytes: int = 15 * 1024 * 1024
+    backfill: timedelta = timedelta(hours=24)
+    allow_private_addresses: bool = False
+    log_format: str = "auto"
+
+    @property
+    def alert_mode(self) -> str:
+        if self.slack_bot_token:
+            return "slack"
+        if self.slack_webhook_url:
+            return "webhook"
+        return "console"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        defaults = cls()
+
+        def value(name: str) -> str | None:
+            file_name = f"{name}_FILE"
+            if env.get(file_name):
+                try:
+                    return Path(env[file_name]).read_text(encoding="utf-8").strip() or None
+                except OSError as exc:
+                    raise ConfigError(file_name, f"cannot read {env[file_name]}: {exc.strerror}")
+            raw = env.get(name)
+            return raw.strip() if raw and raw.strip() else None
+
+        port_text = value("SANCTIONWATCH_HTTP_PORT")
+        try:
+            port = int(port_text) if port_text else defaults.http_port
+        except ValueError:
+            raise ConfigError("SANCTIONWATCH_HTTP_PORT", f"not a port number: {port_text!r}")
+        if not 0 <= port <= 65535:
+            raise ConfigError("SANCTIONWATCH_HTTP_PORT", f"out of range: {port}")
+
+        body_text = value("SANCTIONWATCH_MAX_BODY_BYTES")
+        try:
+            max_body = int(body_text) if body_text else defaults.max_body_bytes
+        except ValueError:
+            raise ConfigError("SANCTIONWATCH_MAX_BODY_BYTES", f"not a number: {body_text!r}")
+
+        def duration(name: str, default: timedelta) -> timedelta:
+            raw = value(name)
+            return parse_duration(raw, name) if raw else default
+
+        def flag(name: str) -> bool:
+            return (value(name) or "").lower() in {"1", "true", "yes", "on"}
+
+        log_format = (value("SANCTIONWATCH_LOG_FORMAT") or "auto").lower()
+        if log_format not in {"auto", "json", "text"}:
+            raise ConfigError("SANCTIONWATCH_LOG_FORMAT", "must be auto, json or text")
+
+        return cls(
+            database_url=value("SANCTIONWATCH_DATABASE_URL") or defaults.database_url,
+            feeds_path=Path(value("SANCTIONWATCH_FEEDS") or defaults.feeds_path),
+            rules_path=Path(value("SANCTIONWATCH_RULES") or defaults.rules_path),
+            slack_bot_token=value("SLACK_BOT_TOKEN"),
+            slack_webhook_url=value("SLACK_WEBHOOK_URL"),
+            slack_api_url=value("SANCTIONWATCH_SLACK_API_URL"),
+            slack_channel=value("SANCTIONWATCH_SLACK_CHANNEL"),
+            http_port=port,
+            http_timeout=duration("SANCTIONWATCH_HTTP_TIMEOUT", defaults.http_timeout),
+            max_body_bytes=max_body,
+            backfill=duration("SANCTIONWATCH_BACKFILL", defaults.backfill),
+            allow_private_addresses=flag("SANCTIONWATCH_ALLOW_PRIVATE_ADDRESSES"),
+            log_format=log_format,
+        )
+
+    def masked(self) -> dict[str, str]:
+        """Settings as text for logs and status, with secrets masked."""
+        shown: dict[str, str] = {}
+        for name, val in self.__dict__.items():
+            if val is None:
+                continue
+            text = str(val)
+            if name in {"slack_bot_token", "slack_webhook_url"}:
+                text = text[:6] + "…" if len(text) > 6 else "…"
+            elif name == "database_url":
+                text = re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", text)
+            shown[name] = text
+        return shown
