@@ -64,7 +64,9 @@ class Settings:
                 try:
                     return Path(env[file_name]).read_text(encoding="utf-8").strip() or None
                 except OSError as exc:
-                    raise ConfigError(file_name, f"cannot read {env[file_name]}: {exc.strerror}")
+                    raise ConfigError(
+                        file_name, f"cannot read {env[file_name]}: {exc.strerror}"
+                    ) from None
             raw = env.get(name)
             return raw.strip() if raw and raw.strip() else None
 
@@ -72,7 +74,9 @@ class Settings:
         try:
             port = int(port_text) if port_text else defaults.http_port
         except ValueError:
-            raise ConfigError("SANCTIONWATCH_HTTP_PORT", f"not a port number: {port_text!r}")
+            raise ConfigError(
+                "SANCTIONWATCH_HTTP_PORT", f"not a port number: {port_text!r}"
+            ) from None
         if not 0 <= port <= 65535:
             raise ConfigError("SANCTIONWATCH_HTTP_PORT", f"out of range: {port}")
 
@@ -80,7 +84,9 @@ class Settings:
         try:
             max_body = int(body_text) if body_text else defaults.max_body_bytes
         except ValueError:
-            raise ConfigError("SANCTIONWATCH_MAX_BODY_BYTES", f"not a number: {body_text!r}")
+            raise ConfigError(
+                "SANCTIONWATCH_MAX_BODY_BYTES", f"not a number: {body_text!r}"
+            ) from None
 
         def duration(name: str, default: timedelta) -> timedelta:
             raw = value(name)

@@ -1,4 +1,4 @@
-"""The one error hierarchy. Every error names its context (setting, feed URL, rule file and line)."""
+"""The one error hierarchy; every error names its context (setting, feed URL, file and line)."""
 
 from __future__ import annotations
 
