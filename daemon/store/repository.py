@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -147,16 +147,17 @@ class Store:
             row.stories_seen = (row.stories_seen or 0) + stories_seen
 
     def record_poll_failure(
-        self, feed_url: str, error: FeedError, now: datetime, next_poll_at: datetime
+        self, feed_url: str, error: FeedError, now: datetime, backoff: Callable[[int], timedelta]
     ) -> int:
-        """Record a failed poll; returns the number of consecutive failures so far."""
+        """Record a failed poll, next poll after ``backoff(consecutive failures)``; returns the
+        number of consecutive failures so far."""
         with self._sessions.begin() as session:
             row = self._feed_row(session, feed_url, now)
             row.last_polled_at = now
             row.last_error = error.detail
             row.last_error_kind = error.kind
             row.consecutive_failures = (row.consecutive_failures or 0) + 1
-            row.next_poll_at = next_poll_at
+            row.next_poll_at = now + backoff(row.consecutive_failures)
             return row.consecutive_failures
 
     def feed_health(self) -> tuple[FeedHealth, ...]:

@@ -1,0 +1,395 @@
+"""The command line and the only composition root: builds real objects from Settings."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
+
+from daemon import __version__
+from daemon.config import Settings, parse_duration
+from daemon.errors import ConfigError, RuleLoadError, SanctionwatchError
+
+if TYPE_CHECKING:
+    from daemon.alerts.outbox import Deliverer
+    from daemon.models import FeedSpec
+    from daemon.pipeline import Pipeline
+    from daemon.rules import Rulebook
+    from daemon.store import Store
+
+log = logging.getLogger("sanctionwatch")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+# composition -----------------------------------------------------------------------------------
+
+
+def load_feeds(settings: Settings) -> list[FeedSpec]:
+    from daemon.feeds.sources import load_feed_list
+
+    return load_feed_list(settings.feeds_path)
+
+
+def load_rules(path: Path) -> Rulebook:
+    from daemon.rules import load_rulebook
+
+    if not path.exists():
+        raise ConfigError("SANCTIONWATCH_RULES", f"rules folder not found: {path}")
+    try:
+        return load_rulebook(path)
+    except RuleLoadError as error:
+        first = error.problems[0] if error.problems else error
+        more = len(error.problems) - 1
+        suffix = f" (and {more} more; run 'sanctionwatch rules check')" if more > 0 else ""
+        raise ConfigError("SANCTIONWATCH_RULES", f"{first}{suffix}") from None
+
+
+def open_store(settings: Settings, migrate: bool = True) -> Store:
+    from daemon.store import Store
+
+    store = Store.connect(settings.database_url)
+    if migrate:
+        store.upgrade()
+    return store
+
+
+def build_post(settings: Settings, out: TextIO) -> tuple[Callable, bool]:
+    """The function that posts one alert, and whether a channel is required for it."""
+    from daemon.alerts.formatter import format_alert
+
+    if settings.alert_mode == "slack":
+        from daemon.alerts.slack import SlackSender
+
+        sender = SlackSender(settings.slack_bot_token or "", base_url=settings.slack_api_url)
+        return (
+            lambda alert, channel, now: sender.send(
+                format_alert(alert, now), channel, thread_ts=alert.thread_ts
+            ),
+            True,
+        )
+    if settings.alert_mode == "webhook":
+        from daemon.alerts.slack import WebhookSender
+
+        webhook = WebhookSender(settings.slack_webhook_url or "")
+        return (
+            lambda alert, channel, now: webhook.send(
+                format_alert(alert, now), channel or "webhook"
+            ),
+            False,
+        )
+    from daemon.alerts.console import ConsoleSender
+
+    console = ConsoleSender(out)
+    return (lambda alert, channel, now: console.send_alert(alert, channel or "console", now)), False
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    feeds: list[FeedSpec]
+    store: Store
+    pipeline: Pipeline
+    deliverer: Deliverer
+    rulebook: Rulebook
+
+
+def build_runtime(settings: Settings, out: TextIO) -> Runtime:
+    from daemon.alerts.outbox import Deliverer
+    from daemon.feeds.fetcher import Fetcher
+    from daemon.pipeline import Pipeline
+
+    feeds = load_feeds(settings)
+    rulebook = load_rules(settings.rules_path)
+    store = open_store(settings)
+    store.sync_feeds(((f.url, f.name) for f in feeds), utcnow())
+    fetcher = Fetcher(
+        timeout=settings.http_timeout.total_seconds(),
+        max_body_bytes=settings.max_body_bytes,
+        allow_private_addresses=settings.allow_private_addresses,
+    )
+    runtime_rules = {"current": rulebook}
+    pipeline = Pipeline(
+        store,
+        fetcher,
+        lambda: runtime_rules["current"],
+        utcnow,
+        backfill=settings.backfill,
+    )
+    post, channel_required = build_post(settings, out)
+    deliverer = Deliverer(store, post, utcnow, settings.slack_channel, channel_required)
+    return Runtime(settings, feeds, store, pipeline, deliverer, rulebook)
+
+
+# commands --------------------------------------------------------------------------------------
+
+
+def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
+    from dataclasses import replace
+
+    runtime = build_runtime(settings, sys.stdout)
+    report, outcomes = runtime.pipeline.run_cycle(runtime.feeds)
+    delivered = runtime.deliverer.deliver_due()
+    report = replace(
+        report,
+        finished_at=utcnow(),
+        alerts_sent=delivered.sent,
+        alerts_failed=delivered.failed,
+    )
+    runtime.store.record_cycle(report)
+    for outcome in outcomes:
+        if outcome.error is not None:
+            print(f"feed failed: {outcome.error}", file=sys.stderr)
+    print(
+        f"cycle: {report.feeds_polled} feeds ({report.feeds_failed} failed, "
+        f"{report.feeds_unchanged} unchanged), {report.stories_new} new stories, "
+        f"{report.hits_new} hits, {delivered.sent} alerts sent, {delivered.retrying} to retry, "
+        f"{delivered.failed} failed",
+        file=sys.stderr,
+    )
+    runtime.store.close()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.scheduler import Scheduler
+
+    runtime = build_runtime(settings, sys.stdout)
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: object) -> None:
+        log.info("stopping on signal %s", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+
+    def deliver() -> None:
+        try:
+            runtime.deliverer.deliver_due()
+        except SanctionwatchError as error:
+            log.error("delivery: %s", error)
+
+    scheduler = Scheduler()
+    scheduler.schedule_feeds(runtime.feeds, runtime.pipeline.poll_feed, utcnow())
+    scheduler.every(timedelta(seconds=1), deliver, "delivery")
+    scheduler.start()
+    log.info(
+        "sanctionwatch %s running",
+        __version__,
+        extra={
+            "feeds": len(runtime.feeds),
+            "rules": len(runtime.rulebook.rules),
+            "alerts": settings.alert_mode,
+        },
+    )
+    while not stop.wait(0.5):
+        pass
+    scheduler.shutdown(wait=True)
+    deliver()
+    runtime.store.close()
+    log.info("stopped")
+    return 0
+
+
+def cmd_db_upgrade(args: argparse.Namespace, settings: Settings) -> int:
+    store = open_store(settings)
+    store.close()
+    print("database schema is up to date", file=sys.stderr)
+    return 0
+
+
+def cmd_rules_check(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.rules.commands import rules_check
+
+    return rules_check(Path(args.path) if args.path else settings.rules_path, sys.stdout)
+
+
+def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.rules.commands import rules_test
+
+    load_rules(settings.rules_path)
+    if args.file in (None, "-"):
+        return rules_test(settings.rules_path, sys.stdin, sys.stdout, args.format)
+    try:
+        with open(args.file, encoding="utf-8") as source:
+            return rules_test(settings.rules_path, source, sys.stdout, args.format)
+    except OSError as exc:
+        raise ConfigError("FILE", f"cannot read {args.file}: {exc.strerror}") from None
+
+
+def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.rules.commands import evaluate_files
+
+    load_rules(settings.rules_path)
+    for name in args.files:
+        if not Path(name).is_file():
+            raise ConfigError("FILE", f"not found: {name}")
+    return evaluate_files(
+        settings.rules_path, [Path(f) for f in args.files], sys.stdout, args.format
+    )
+
+
+def cmd_hits(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.render import render_hits
+
+    since = utcnow() - parse_duration(args.since, "--since")
+    store = open_store(settings, migrate=False)
+    render_hits(store.hits_since(since), args.format, sys.stdout)
+    store.close()
+    return 0
+
+
+def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.render import render_status
+
+    store = open_store(settings, migrate=False)
+    render_status(store.status(), args.format, sys.stdout, utcnow())
+    store.close()
+    return 0
+
+
+def cmd_feeds(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.feeds import sources
+
+    path = settings.feeds_path
+    if args.feeds_command == "list":
+        from daemon.render import render_feeds
+
+        configured = {f.url for f in load_feeds(settings)}
+        store = open_store(settings, migrate=False)
+        health = {f.url: f for f in store.feed_health()}
+        store.close()
+        from daemon.store import FeedHealth
+
+        rows = [
+            health.get(url) or FeedHealth(url, None, None, None, None, None, 0, None, 0)
+            for url in sorted(configured | set(health))
+        ]
+        render_feeds(rows, args.format, sys.stdout, utcnow(), configured)
+        return 0
+    if args.feeds_command == "export":
+        sys.stdout.write(sources.export_opml(load_feeds(settings)))
+        return 0
+    feeds = load_feeds(settings) if path.exists() else []
+    if args.feeds_command == "add":
+        from daemon.models import DEFAULT_INTERVAL, FeedSpec
+
+        if any(f.url == args.url for f in feeds):
+            print(f"already in {path}: {args.url}", file=sys.stderr)
+            return 1
+        interval = (
+            parse_duration(args.interval, "--interval") if args.interval else DEFAULT_INTERVAL
+        )
+        feeds.append(FeedSpec(args.url, args.name, interval, args.fulltext, tuple(args.tags)))
+        message = f"added {args.url}"
+    elif args.feeds_command == "remove":
+        kept = [f for f in feeds if f.url != args.url]
+        if len(kept) == len(feeds):
+            print(f"not in {path}: {args.url}", file=sys.stderr)
+            return 1
+        feeds, message = kept, f"removed {args.url}"
+    else:
+        imported = sources.load_opml(Path(args.file))
+        known = {f.url for f in feeds}
+        added = [f for f in imported if f.url not in known]
+        feeds.extend(added)
+        message = f"imported {len(added)} feeds ({len(imported) - len(added)} already listed)"
+    sources.save_feed_list(path, feeds)
+    print(f"{message}; {path} now lists {len(feeds)} feeds", file=sys.stderr)
+    return 0
+
+
+# parser ----------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sanctionwatch",
+        description="Watch news feeds for sanctions-relevant events and alert analysts in Slack.",
+    )
+    parser.add_argument("--version", action="version", version=f"sanctionwatch {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    sub.add_parser("run", help="the daemon: scheduler, delivery, health").set_defaults(func=cmd_run)
+    sub.add_parser("once", help="one full cycle, then exit").set_defaults(func=cmd_once)
+
+    rules = sub.add_parser("rules", help="check and try rule files")
+    rules_sub = rules.add_subparsers(dest="rules_command", required=True, metavar="SUBCOMMAND")
+    check = rules_sub.add_parser("check", help="validate rule files and run their examples")
+    check.add_argument("path", nargs="?", help="rules folder or file [SANCTIONWATCH_RULES]")
+    check.set_defaults(func=cmd_rules_check)
+    test = rules_sub.add_parser("test", help="match stories (JSONL) and explain every hit")
+    test.add_argument("file", nargs="?", help="JSONL stories (default: standard input)")
+    test.add_argument("--format", choices=["text", "jsonl"], default="text")
+    test.set_defaults(func=cmd_rules_test)
+
+    evaluate = sub.add_parser("eval", help="precision / recall / F1 against labelled stories")
+    evaluate.add_argument("files", nargs="+", metavar="FILE")
+    evaluate.add_argument("--format", choices=["table", "json"], default="table")
+    evaluate.set_defaults(func=cmd_eval)
+
+    feeds = sub.add_parser("feeds", help="list and edit the feed list")
+    feeds_sub = feeds.add_subparsers(dest="feeds_command", required=True, metavar="SUBCOMMAND")
+    feeds_list = feeds_sub.add_parser("list", help="feeds and their health")
+    feeds_list.add_argument("--format", choices=["table", "json"], default="table")
+    feeds_add = feeds_sub.add_parser("add", help="add a feed to the feed list")
+    feeds_add.add_argument("url")
+    feeds_add.add_argument("--name")
+    feeds_add.add_argument("--interval")
+    feeds_add.add_argument("--fulltext", action="store_true")
+    feeds_add.add_argument("--tag", action="append", default=[], dest="tags")
+    feeds_remove = feeds_sub.add_parser("remove", help="remove a feed from the feed list")
+    feeds_remove.add_argument("url")
+    feeds_import = feeds_sub.add_parser("import", help="add the feeds of an OPML file")
+    feeds_import.add_argument("file")
+    feeds_sub.add_parser("export", help="print the feed list as OPML")
+    feeds.set_defaults(func=cmd_feeds)
+
+    hits = sub.add_parser("hits", help="recorded hits")
+    hits.add_argument("--since", default="24h", help="a duration such as 30m, 24h, 7d")
+    hits.add_argument("--format", choices=["table", "jsonl"], default="table")
+    hits.set_defaults(func=cmd_hits)
+
+    status = sub.add_parser("status", help="feeds' health, outbox, last cycle")
+    status.add_argument("--format", choices=["table", "json"], default="table")
+    status.set_defaults(func=cmd_status)
+
+    db = sub.add_parser("db", help="database schema")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="SUBCOMMAND")
+    db_sub.add_parser("upgrade", help="migrate the schema").set_defaults(func=cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        from daemon import logs
+
+        logs.configure(settings.log_format)
+        return int(args.func(args, settings))
+    except ConfigError as error:
+        print(f"sanctionwatch: error: {error}", file=sys.stderr)
+        return 2
+    except SanctionwatchError as error:
+        print(f"sanctionwatch: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
