@@ -198,7 +198,7 @@ class Store:
                     select(StorySourceRow.story_id, StorySourceRow.feed_url).where(
                         StorySourceRow.story_id.in_([s.id for s in unique])
                     )
-                ).tuples()
+                )
             )
             for story in unique:
                 digest = _text_hash(story)
@@ -350,7 +350,7 @@ class Store:
                 status: count
                 for status, count in session.execute(
                     select(AlertRow.status, func.count()).group_by(AlertRow.status)
-                ).tuples()
+                )
             }
             cycle = session.scalar(select(CycleRow).order_by(CycleRow.id.desc()).limit(1))
             last_cycle = (
