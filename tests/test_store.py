@@ -1,4 +1,4 @@
-"""The store on SQLite and PostgreSQL: migrations, dedupe, hits unique per story and rule, outbox."""
+"""The store on SQLite and PostgreSQL: migrations, dedupe, unique hits, outbox."""
 
 from __future__ import annotations
 

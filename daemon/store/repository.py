@@ -193,13 +193,14 @@ class Store:
                     select(StoryRow).where(StoryRow.id.in_([s.id for s in unique]))
                 )
             }
-            known_sources = set(
-                session.execute(
+            known_sources = {
+                (story_id, feed_url)
+                for story_id, feed_url in session.execute(
                     select(StorySourceRow.story_id, StorySourceRow.feed_url).where(
                         StorySourceRow.story_id.in_([s.id for s in unique])
                     )
                 )
-            )
+            }
             for story in unique:
                 digest = _text_hash(story)
                 row = existing.get(story.id)
