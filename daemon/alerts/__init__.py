@@ -1,0 +1,1 @@
+"""The alerts stage: render an alert (formatter) and post it (slack, console)."""
