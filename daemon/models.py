@@ -29,7 +29,11 @@ class FetchState:
 
 @dataclass(frozen=True)
 class FetchResult:
-    """The outcome of one successful HTTP poll. ``body`` is None when the server answered 304."""
+    """The outcome of one successful HTTP poll. ``body`` is None when the server answered 304.
+
+    ``final_url`` is where the body came from after redirects; ``permanent_url`` is set when the
+    feed has moved for good (every redirect from ``url`` was a 301 or 308): store it as the URL.
+    """
 
     url: str
     status: int
@@ -37,6 +41,7 @@ class FetchResult:
     headers: dict[str, str] = field(default_factory=dict)
     state: FetchState = FetchState()
     final_url: str | None = None
+    permanent_url: str | None = None
 
     @property
     def not_modified(self) -> bool:

@@ -1,0 +1,161 @@
+"""Fetched bytes to Stories. The only module that imports feedparser."""
+
+from __future__ import annotations
+
+import calendar
+import re
+import zlib
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import feedparser
+
+from daemon.errors import FeedError
+from daemon.feeds.identity import story_id
+from daemon.feeds.text import html_to_text
+from daemon.models import FetchResult, Story
+
+_GZIP_MAGIC = b"\x1f\x8b"
+_MAX_GUNZIPPED_BYTES = 64 * 1024 * 1024
+_HTML_START = re.compile(
+    rb"^\s*(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
+)
+_FEED_ROOT = re.compile(rb"<(?:\w+:)?(?:rss|feed|rdf|channel)\b", re.I)
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[a-z0-9]{1,8})*$")
+
+
+def _gunzip(body: bytes, feed_url: str) -> bytes:
+    decompressor = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+    try:
+        data = decompressor.decompress(body, _MAX_GUNZIPPED_BYTES)
+    except zlib.error as exc:
+        raise FeedError(feed_url, "parse", f"body looks gzip-compressed but is not: {exc}") from exc
+    if decompressor.unconsumed_tail:
+        raise FeedError(feed_url, "too_large", "gzip body expands beyond 64 MiB")
+    return data
+
+
+def _looks_like_html(body: bytes, content_type: str) -> bool:
+    head = body[:4096]
+    if _HTML_START.match(head):
+        return True
+    return "html" in content_type and "xml" not in content_type and not _FEED_ROOT.search(head)
+
+
+def _utc(parsed: Any) -> datetime | None:
+    if not parsed:
+        return None
+    try:
+        return datetime.fromtimestamp(calendar.timegm(parsed), UTC)
+    except (OverflowError, ValueError, TypeError, OSError):
+        return None
+
+
+def _language(*candidates: Any) -> str | None:
+    for candidate in candidates:
+        if isinstance(candidate, str):
+            tag = candidate.strip().lower().replace("_", "-")
+            if _LANGUAGE.match(tag):
+                return tag
+    return None
+
+
+def _detail_language(entry: Mapping[str, Any], *keys: str) -> str | None:
+    for key in keys:
+        detail = entry.get(key)
+        if isinstance(detail, Mapping) and detail.get("language"):
+            return str(detail["language"])
+    return None
+
+
+def _content_text(entry: Mapping[str, Any]) -> str:
+    values = [item.get("value", "") for item in entry.get("content") or () if item.get("value")]
+    return "\n".join(html_to_text(value) for value in dict.fromkeys(values))
+
+
+def _entry_link(entry: Mapping[str, Any]) -> str | None:
+    for candidate in (entry.get("feedburner_origlink"), entry.get("link")):
+        if isinstance(candidate, str) and candidate.strip():
+            return candidate.strip()
+    guid = entry.get("id")
+    if isinstance(guid, str) and guid.startswith(("http://", "https://")):
+        return guid.strip()
+    return None
+
+
+def _to_story(
+    entry: Mapping[str, Any], feed_url: str, source: str | None, language: str | None, now: datetime
+) -> Story | None:
+    title = html_to_text(entry.get("title") or "", single_line=True)
+    summary = html_to_text(entry.get("summary") or "")
+    content = _content_text(entry)
+    if content == summary:
+        content = ""
+    link = _entry_link(entry)
+    if not (title or summary or content or link):
+        return None
+    guid = entry.get("id") if isinstance(entry.get("id"), str) else None
+    guid = guid.strip() if guid and guid.strip() else None
+    published = _utc(entry.get("published_parsed")) or _utc(entry.get("updated_parsed")) or now
+    return Story(
+        id=story_id(guid, link, title, summary or content),
+        feed_url=feed_url,
+        title=title,
+        summary=summary,
+        content=content,
+        link=link,
+        published=published,
+        language=_language(
+            _detail_language(entry, "title_detail", "summary_detail"), entry.get("language")
+        )
+        or language,
+        guid=guid,
+        source=source,
+    )
+
+
+def _lower_keys(headers: Mapping[str, str]) -> dict[str, str]:
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def parse_feed(result: FetchResult, feed_url: str, now: datetime) -> list[Story]:
+    """Stories of a fetched feed, in document order, without duplicate ids.
+
+    Raises FeedError ``empty`` (no body), ``not_a_feed`` (an HTML page) or ``parse`` (a broken
+    document with no entries). Recoverable problems (bozo with entries) keep the entries.
+    ``now`` stands in for missing or unparseable dates.
+    """
+    body = result.body or b""
+    if not body.strip():
+        raise FeedError(feed_url, "empty", f"empty response body (HTTP {result.status})")
+    if body.startswith(_GZIP_MAGIC):
+        body = _gunzip(body, feed_url)
+    headers = _lower_keys(result.headers)
+    headers.pop("content-encoding", None)
+    headers.pop("content-length", None)
+    headers.setdefault("content-location", result.final_url or result.url or feed_url)
+    content_type = headers.get("content-type", "").lower()
+    if _looks_like_html(body, content_type):
+        raise FeedError(feed_url, "not_a_feed", f"got an HTML page ({content_type or 'no type'})")
+    try:
+        document = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+    except Exception as exc:  # feedparser promises not to raise, but is fed hostile input
+        raise FeedError(feed_url, "parse", f"{type(exc).__name__}: {exc}") from exc
+    entries = document.get("entries") or []
+    if not entries:
+        if document.get("bozo"):
+            problem = document.get("bozo_exception")
+            raise FeedError(feed_url, "parse", f"not a well-formed feed and no entries: {problem}")
+        if not document.get("version") and not document.get("feed"):
+            raise FeedError(feed_url, "not_a_feed", "no RSS, Atom or RDF document found")
+        return []
+    feed = document.get("feed") or {}
+    source = html_to_text(feed.get("title") or "", single_line=True) or None
+    language = _language(feed.get("language"), _detail_language(feed, "title_detail"))
+    stories: dict[str, Story] = {}
+    for entry in entries:
+        story = _to_story(entry, feed_url, source, language, now)
+        if story is not None and story.id not in stories:
+            stories[story.id] = story
+    return list(stories.values())
