@@ -1,0 +1,322 @@
+"""Folding story text and terms into one comparable form, remembering where each character
+came from.
+
+Folded text holds only letters and digits separated by single spaces: case, width, compatibility
+forms, diacritics, Arabic/Persian letter variants, harakat and tatweel are folded away; markup is
+removed; punctuation, symbols and control characters become spaces. Every folded character keeps the
+index of the original character it came from, so a match can quote the original text.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import unicodedata
+from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
+from functools import cached_property
+
+_KEPT_MARKS = frozenset("\u3099\u309a")
+_LETTER_VARIANTS = str.maketrans(
+    {
+        "ی": "ي",
+        "ى": "ي",
+        "ک": "ك",
+        "ة": "ه",
+        "ۀ": "ه",
+        "أ": "ا",
+        "إ": "ا",
+        "آ": "ا",
+        "ٱ": "ا",
+    }
+)
+_REMOVED = frozenset("\u0640")
+
+_TAG = re.compile(
+    r"<!--.*?-->|<(?P<close>/?)(?P<name>[A-Za-z][A-Za-z0-9]*)\b[^<>]{0,4000}>|<![^<>]{0,4000}>",
+    re.DOTALL,
+)
+_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});?")
+_MARKUP = re.compile(f"{_TAG.pattern}|{_ENTITY.pattern}", re.DOTALL)
+_BLOCK_TAGS = frozenset(
+    [
+        "p",
+        "br",
+        "div",
+        "li",
+        "ul",
+        "ol",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "tr",
+        "td",
+        "th",
+        "table",
+        "blockquote",
+        "section",
+        "article",
+        "hr",
+    ]
+)
+_WORDS = re.compile(r"[^ ]+")
+
+_SENTENCE_END = re.compile(
+    r"(?P<latin>[.!?…]+)[\"'”’»)\]]*(?=\s|$)|[。！？؟۔]+[」』”’)）]*|\n\s*\n"
+)
+_ABBREVIATIONS = frozenset(
+    [
+        "mr",
+        "mrs",
+        "ms",
+        "dr",
+        "st",
+        "gen",
+        "lt",
+        "col",
+        "sgt",
+        "capt",
+        "cmdr",
+        "adm",
+        "maj",
+        "jr",
+        "sr",
+        "inc",
+        "co",
+        "corp",
+        "ltd",
+        "no",
+        "nos",
+        "vs",
+        "etc",
+        "approx",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "u.s",
+        "u.k",
+        "u.n",
+        "e.u",
+        "st.",
+        "pres",
+        "gov",
+        "sen",
+        "rep",
+        "dept",
+        "est",
+        "fig",
+        "art",
+        "para",
+    ]
+)
+
+
+def is_cjk(char: str) -> bool:
+    """Han, Hiragana or Katakana: scripts written without spaces between words."""
+    code = ord(char)
+    return (
+        0x3040 <= code <= 0x30FF
+        or 0x31F0 <= code <= 0x31FF
+        or 0x3400 <= code <= 0x4DBF
+        or 0x4E00 <= code <= 0x9FFF
+        or 0xF900 <= code <= 0xFAFF
+        or 0xFF66 <= code <= 0xFF9F
+        or 0x20000 <= code <= 0x3FFFF
+    )
+
+
+def is_cyrillic(char: str) -> bool:
+    return 0x0400 <= ord(char) <= 0x052F
+
+
+def is_hangul(char: str) -> bool:
+    code = ord(char)
+    return 0xAC00 <= code <= 0xD7A3 or 0x1100 <= code <= 0x11FF or 0x3130 <= code <= 0x318F
+
+
+def is_arabic(char: str) -> bool:
+    code = ord(char)
+    return 0x0600 <= code <= 0x06FF or 0x0750 <= code <= 0x077F or 0x08A0 <= code <= 0x08FF
+
+
+def _strip_marks(text: str) -> str:
+    return "".join(
+        c for c in text if c in _KEPT_MARKS or not unicodedata.category(c).startswith("M")
+    )
+
+
+def _fold_char(char: str) -> str:
+    if char in _REMOVED:
+        return ""
+    category = unicodedata.category(char)
+    if category == "Cf" or category.startswith("M"):
+        return "\u3099" if char == "\u3099" else ("\u309a" if char == "\u309a" else "")
+    if not (category.startswith("L") or category.startswith("N")):
+        return " "
+    folded = _strip_marks(unicodedata.normalize("NFKD", char)).casefold()
+    folded = unicodedata.normalize("NFKC", _strip_marks(unicodedata.normalize("NFKD", folded)))
+    folded = folded.translate(_LETTER_VARIANTS)
+    return "".join(
+        c if c in _KEPT_MARKS or unicodedata.category(c)[0] in "LN" else " " for c in folded
+    )
+
+
+class _FoldTable(dict[str, str]):
+    def __missing__(self, char: str) -> str:
+        folded = _fold_char(char)
+        self[char] = folded
+        return folded
+
+
+_FOLD_TABLE = _FoldTable()
+
+
+@dataclass(frozen=True)
+class CleanText:
+    """Text with markup removed and entities decoded, mapped back to the original."""
+
+    original: str
+    text: str
+    starts: tuple[int, ...] | None
+    ends: tuple[int, ...] | None
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Original [start, end) of the clean text's [start, end)."""
+        if self.starts is None or self.ends is None:
+            return start, end
+        return self.starts[start], self.ends[end - 1]
+
+
+def strip_markup(original: str) -> CleanText:
+    """Remove HTML tags and comments, decode entities; block tags become paragraph breaks."""
+    if "<" not in original and "&" not in original:
+        return CleanText(original, original, None, None)
+    pieces: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    position = 0
+    for found in _MARKUP.finditer(original):
+        begin, finish = found.span()
+        pieces.append(original[position:begin])
+        starts.extend(range(position, begin))
+        ends.extend(range(position + 1, begin + 1))
+        token = found.group()
+        if token.startswith("&"):
+            replacement = html.unescape(token)
+        elif (found.group("name") or "").lower() in _BLOCK_TAGS:
+            replacement = "\n\n"
+        else:
+            replacement = " "
+        pieces.append(replacement)
+        starts.extend([begin] * len(replacement))
+        ends.extend([finish] * len(replacement))
+        position = finish
+    pieces.append(original[position:])
+    starts.extend(range(position, len(original)))
+    ends.extend(range(position + 1, len(original) + 1))
+    return CleanText(original, "".join(pieces), tuple(starts), tuple(ends))
+
+
+def _sentence_ends(text: str) -> list[int]:
+    """Indexes in ``text`` where a new sentence begins."""
+    ends: list[int] = []
+    for found in _SENTENCE_END.finditer(text):
+        if found.group("latin") and found.group("latin") == ".":
+            word_start = text.rfind(" ", 0, found.start()) + 1
+            word = text[word_start : found.start()].lstrip("(\"'«“").casefold()
+            if len(word) <= 1 or word in _ABBREVIATIONS:
+                continue
+            following = text[found.end() :].lstrip()
+            if following[:1].islower() or following[:1].isdigit():
+                continue
+        ends.append(found.end())
+    return ends
+
+
+@dataclass(frozen=True)
+class FoldedText:
+    """One field's folded text; ``sources[i]`` is the clean index of folded character ``i``."""
+
+    clean: CleanText
+    text: str
+    sources: tuple[int, ...]
+    sentence_starts: tuple[int, ...]
+
+    @property
+    def original(self) -> str:
+        return self.clean.original
+
+    def original_span(self, start: int, end: int) -> tuple[int, int]:
+        """Original [start, end) of the folded [start, end)."""
+        return self.clean.original_span(self.sources[start], self.sources[end - 1] + 1)
+
+    def folded_index(self, clean_index: int) -> int:
+        return bisect_left(self.sources, clean_index)
+
+    def sentence_of(self, index: int) -> int:
+        return bisect_right(self.sentence_starts, index)
+
+    @property
+    def sentence_count(self) -> int:
+        return len(self.sentence_starts) + 1
+
+    @cached_property
+    def token_starts(self) -> tuple[int, ...]:
+        """Start of every word; each Chinese or Japanese character counts as a word."""
+        starts: list[int] = []
+        previous = " "
+        for index, char in enumerate(self.text):
+            if char != " " and (previous == " " or is_cjk(char) or is_cjk(previous)):
+                starts.append(index)
+            previous = char
+        return tuple(starts)
+
+    def word_of(self, index: int) -> int:
+        return bisect_right(self.token_starts, index) - 1
+
+    @property
+    def word_count(self) -> int:
+        return len(self.token_starts)
+
+
+def fold(original: str) -> FoldedText:
+    """Fold a field's text (markup removed) for matching; see the module docstring."""
+    clean = strip_markup(original)
+    text = clean.text
+    pieces = list(map(_FOLD_TABLE.__getitem__, text))
+    joined = "".join(pieces)
+    base: list[int] | None = None
+    if len(joined) != len(text):
+        base = []
+        for index, piece in enumerate(pieces):
+            base.extend([index] * len(piece))
+    words: list[str] = []
+    sources: list[int] = []
+    for found in _WORDS.finditer(joined):
+        begin, finish = found.span()
+        if words:
+            words.append(" ")
+            sources.append(sources[-1] + 1 if base is None else base[begin - 1])
+        words.append(found.group())
+        sources.extend(range(begin, finish) if base is None else base[begin:finish])
+    source_tuple = tuple(sources)
+    breaks = tuple(sorted({bisect_left(source_tuple, end) for end in _sentence_ends(text)} - {0}))
+    breaks = tuple(b for b in breaks if b < len(source_tuple))
+    return FoldedText(clean, "".join(words), source_tuple, breaks)
+
+
+def fold_term(term: str) -> str:
+    """The folded form of a term as written in a rule or list (no offsets needed)."""
+    return " ".join("".join(map(_FOLD_TABLE.__getitem__, html.unescape(term))).split())
