@@ -83,6 +83,7 @@ class SlackServer:
         self.channels: dict[str, Channel] = {}
         self.messages: list[PostedMessage] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        """Every request received, faulted or not: (API method or "webhook", parameters)."""
         self.webhooks: dict[str, str] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -92,7 +93,9 @@ class SlackServer:
         self._recent: deque[float] = deque()
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._http.daemon_threads = True
-        self._thread = threading.Thread(target=self._http.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._http.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         for name in ("sanctions-dprk", "arms-transfers", "general"):
             self.add_channel(name)
         self.add_webhook(WEBHOOK_PATH, "sanctions-dprk")
@@ -187,8 +190,11 @@ class SlackServer:
             self._recent.append(now)
             return None
 
+    def record(self, method: str, params: dict[str, Any]) -> None:
+        with self._lock:
+            self.calls.append((method, params))
+
     def call(self, method: str, params: dict[str, Any], authorization: str | None) -> dict:
-        self.calls.append((method, params))
         token = (authorization or "").removeprefix("Bearer ").strip() or params.get("token")
         if not token:
             raise ApiError("not_authed")
@@ -420,8 +426,9 @@ def _handler_for(server: SlackServer) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             target = urlsplit(self.path)
             params = self._params(target.query)
-            fault = server.take_fault()
             is_webhook = target.path.startswith("/services/")
+            server.record("webhook" if is_webhook else target.path.removeprefix("/api/"), params)
+            fault = server.take_fault()
             if fault is not None:
                 status, retry_after = fault
                 headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}

@@ -121,22 +121,34 @@ class Segment:
 
 
 def render_mrkdwn(segments: list[Segment], budget: int) -> str:
-    """Escape and join segments, highlighted ones in ``*bold*``, within ``budget`` characters."""
+    """Escape and join segments, highlighted ones in ``*bold*``, within ``budget`` characters.
+
+    A literal ``*`` in the story becomes ``∗`` so it cannot open or close bold. Where a highlight
+    touches a letter (Chinese, Japanese), a zero-width space lets Slack see the bold markers.
+    """
     out: list[str] = []
     used = 0
     for index, segment in enumerate(segments):
-        marks = 2 if segment.highlighted else 0
-        remaining_after = index < len(segments) - 1
-        escaped = escape_mrkdwn(segment.text)
-        if used + len(escaped) + marks <= budget - (len(ELLIPSIS) if remaining_after else 0):
-            out.append(f"*{escaped}*" if segment.highlighted else escaped)
+        before = segments[index - 1].text[-1:] if index > 0 else ""
+        after = segments[index + 1].text[:1] if index + 1 < len(segments) else ""
+        text = segment.text.replace("*", "∗")
+        if segment.highlighted:
+            opening = ("\u200b" if before.isalnum() else "") + "*"
+            closing = "*" + ("\u200b" if after.isalnum() else "")
+        else:
+            opening = closing = ""
+        marks = len(opening) + len(closing)
+        reserve = len(ELLIPSIS) if index < len(segments) - 1 else 0
+        escaped = escape_mrkdwn(text)
+        if used + len(escaped) + marks <= budget - reserve:
+            out.append(opening + escaped + closing)
             used += len(escaped) + marks
             continue
-        room = budget - used - marks
-        if room > len(ELLIPSIS) + 1:
-            cut = escape_fit(segment.text, room).removesuffix(ELLIPSIS).rstrip()
+        room = budget - used - marks - len(ELLIPSIS)
+        if room > 1:
+            cut = escape_fit(text, room + len(ELLIPSIS)).removesuffix(ELLIPSIS).rstrip()
             if cut:
-                out.append(f"*{cut}*" if segment.highlighted else cut)
+                out.append(opening + cut + closing)
         out.append(ELLIPSIS)
         break
     return "".join(out)
