@@ -238,3 +238,9 @@ def test_story_asterisks_cannot_break_the_bold() -> None:
     snippet = format_alert(injection_alert(), NOW).blocks[2]["text"]["text"]
     assert "∗*Kim Jong Un*∗" in snippet
     assert "**" not in snippet
+
+
+def test_console_sender_renders_an_alert_itself() -> None:
+    stream = io.StringIO()
+    ConsoleSender(stream).send_alert(title_only_alert(), "console", NOW)
+    assert "N. Korea's [Kim] [receives] second [Aurus] from Putin" in stream.getvalue()

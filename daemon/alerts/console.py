@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from typing import TextIO
 
-from daemon.alerts.formatter import Message
+from daemon.alerts.formatter import Message, format_alert
 from daemon.errors import DeliveryError
-from daemon.models import Delivery
+from daemon.models import Alert, Delivery
 
 CONSOLE_CHANNEL = "console"
 
@@ -25,3 +26,6 @@ class ConsoleSender:
         except OSError as error:
             raise DeliveryError(destination, f"cannot write: {error}", permanent=False) from error
         return Delivery(destination, None)
+
+    def send_alert(self, alert: Alert, channel: str, now: datetime) -> Delivery:
+        return self.send(format_alert(alert, now), channel, alert.thread_ts)
