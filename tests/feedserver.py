@@ -172,14 +172,14 @@ class _Server(ThreadingHTTPServer):
 
 
 class FeedServer:
-    """A threaded HTTP server on 127.0.0.1 with an ephemeral port."""
+    """A threaded HTTP server on a loopback address (127.0.0.1 unless told) and ephemeral port."""
 
-    def __init__(self) -> None:
+    def __init__(self, host: str = "127.0.0.1") -> None:
         self._routes: dict[str, Route] = {}
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
         self.stopping = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server((host, 0), _Handler)
         self._server.owner = self
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -188,8 +188,12 @@ class FeedServer:
         return int(self._server.server_address[1])
 
     @property
+    def host(self) -> str:
+        return str(self._server.server_address[0])
+
+    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path

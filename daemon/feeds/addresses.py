@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+from collections.abc import Iterable
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class BlockedAddressError(Exception):
@@ -38,8 +40,14 @@ def is_public_address(address: IPAddress) -> bool:
     )
 
 
-def public_addresses(host: str, port: int) -> list[str]:
-    """Resolve ``host`` and return its addresses, all of them public, in resolver order.
+def parse_networks(networks: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """``["10.1.2.0/24", "192.168.0.7"]`` → networks; raises ValueError for anything else."""
+    return tuple(ipaddress.ip_network(text.strip(), strict=False) for text in networks)
+
+
+def public_addresses(host: str, port: int, allowed: Iterable[IPNetwork] = ()) -> list[str]:
+    """Resolve ``host`` and return its addresses, all of them public (or inside one of the
+    ``allowed`` networks), in resolver order.
 
     Raises BlockedAddressError if any address is not public (a name that resolves to both a
     public and a private address is refused), OSError (socket.gaierror) if it does not resolve.
@@ -48,7 +56,8 @@ def public_addresses(host: str, port: int) -> list[str]:
     addresses: list[str] = []
     for *_, sockaddr in infos:
         text = str(sockaddr[0]).split("%", 1)[0]
-        if not is_public_address(ipaddress.ip_address(text)):
+        address = ipaddress.ip_address(text)
+        if not is_public_address(address) and not any(address in net for net in allowed):
             raise BlockedAddressError(host, text)
         if text not in addresses:
             addresses.append(text)

@@ -18,7 +18,12 @@ import httpx
 
 from daemon import __version__
 from daemon.errors import FeedError
-from daemon.feeds.addresses import BlockedAddressError, public_addresses
+from daemon.feeds.addresses import (
+    BlockedAddressError,
+    IPNetwork,
+    parse_networks,
+    public_addresses,
+)
 from daemon.feeds.fulltext import extract_article_text
 from daemon.models import FetchResult, FetchState
 
@@ -39,8 +44,9 @@ class _PublicOnlyBackend(httpcore.NetworkBackend):
     """Resolves each host itself and connects only to public addresses, so the check holds for
     every redirect hop and cannot be bypassed by a DNS answer that changes between check and use."""
 
-    def __init__(self) -> None:
+    def __init__(self, allowed: tuple[IPNetwork, ...]) -> None:
         self._inner = httpcore.SyncBackend()
+        self._allowed = allowed
 
     def connect_tcp(
         self,
@@ -51,7 +57,7 @@ class _PublicOnlyBackend(httpcore.NetworkBackend):
         socket_options: Iterable[Any] | None = None,
     ) -> httpcore.NetworkStream:
         try:
-            addresses = public_addresses(host, port)
+            addresses = public_addresses(host, port, self._allowed)
         except socket.gaierror as exc:
             raise httpcore.ConnectError(f"cannot resolve {host}: {exc.strerror}") from exc
         failure: Exception = httpcore.ConnectError(f"no address for {host}")
@@ -77,14 +83,14 @@ class _PublicOnlyBackend(httpcore.NetworkBackend):
 
 
 class _PublicOnlyTransport(httpx.HTTPTransport):
-    def __init__(self, limits: httpx.Limits) -> None:
+    def __init__(self, limits: httpx.Limits, allowed: tuple[IPNetwork, ...]) -> None:
         super().__init__(limits=limits, trust_env=False)
         self._pool = httpcore.ConnectionPool(
             ssl_context=httpx.create_ssl_context(trust_env=False),
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=_PublicOnlyBackend(),
+            network_backend=_PublicOnlyBackend(allowed),
         )
 
 
@@ -158,7 +164,8 @@ class Fetcher:
     ``timeout`` bounds a whole fetch (all redirects and the body); ``connect_timeout`` each
     connection attempt. Article links (``fetch_article``) may only reach public addresses unless
     ``allow_private_addresses``; feed URLs, chosen by the operator, are checked the same way only
-    with ``check_feed_addresses``.
+    with ``check_feed_addresses``. ``allowed_networks`` (CIDR strings) are exempt from the check,
+    e.g. an internal mirror.
     """
 
     def __init__(
@@ -172,6 +179,7 @@ class Fetcher:
         check_feed_addresses: bool = False,
         connect_timeout: float = 10.0,
         max_connections: int = 100,
+        allowed_networks: Iterable[str] = (),
     ) -> None:
         self.timeout = timeout
         self.connect_timeout = min(connect_timeout, timeout)
@@ -191,7 +199,7 @@ class Fetcher:
                 headers=headers,
                 follow_redirects=False,
                 trust_env=False,
-                transport=_PublicOnlyTransport(limits),
+                transport=_PublicOnlyTransport(limits, parse_networks(allowed_networks)),
             )
         )
         self._article_client = guarded_client

@@ -97,7 +97,9 @@ def _to_story(
         return None
     guid = entry.get("id") if isinstance(entry.get("id"), str) else None
     guid = guid.strip() if guid and guid.strip() else None
-    published = _utc(entry.get("published_parsed")) or _utc(entry.get("updated_parsed")) or now
+    published = (
+        _utc(dict.get(entry, "published_parsed")) or _utc(dict.get(entry, "updated_parsed")) or now
+    )
     return Story(
         id=story_id(guid, link, title, summary or content),
         feed_url=feed_url,
