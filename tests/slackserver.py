@@ -21,15 +21,13 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from slack_blockkit import BlockKitError, validate_message
 
 TOKEN = "xoxb-test-token"
 WEBHOOK_PATH = "/services/T0TEST/B0TEST/secret"
 BOT_USER = "U0BOT"
 BOT_ID = "B0BOT"
 JSON_FIELDS = frozenset({"blocks", "attachments", "metadata"})
-KNOWN_BLOCKS = frozenset(
-    {"section", "header", "context", "divider", "actions", "image", "rich_text", "input", "file"}
-)
 
 
 @dataclass
@@ -345,16 +343,10 @@ class SlackServer:
         }
 
     def _validate_content(self, params: dict[str, Any]) -> None:
-        text = params.get("text") or ""
-        blocks = params.get("blocks")
-        if not isinstance(text, str):
-            raise ApiError("invalid_arguments")
-        if not text.strip() and not blocks:
-            raise ApiError("no_text")
-        if len(text) > 40000:
-            raise ApiError("msg_too_long")
-        if blocks is not None:
-            _validate_blocks(blocks)
+        try:
+            validate_message(params.get("text"), params.get("blocks"))
+        except BlockKitError as error:
+            raise ApiError(error.error) from error
 
     def _store(self, channel: Channel, params: dict[str, Any], via: str) -> PostedMessage:
         posted = PostedMessage(
@@ -374,43 +366,6 @@ class SlackServer:
 
 def _flag(value: Any) -> bool:
     return value in {True, "1", "true", "True"}
-
-
-def _validate_blocks(blocks: Any) -> None:
-    if not isinstance(blocks, list) or len(blocks) > 50:
-        raise ApiError("invalid_blocks")
-    for block in blocks:
-        if not isinstance(block, dict) or block.get("type") not in KNOWN_BLOCKS:
-            raise ApiError("invalid_blocks")
-        kind = block["type"]
-        if kind == "header":
-            _check_text(block.get("text"), 150, plain_only=True)
-        elif kind == "section":
-            if block.get("text") is None and not block.get("fields"):
-                raise ApiError("invalid_blocks")
-            if block.get("text") is not None:
-                _check_text(block["text"], 3000)
-            fields = block.get("fields") or []
-            if len(fields) > 10:
-                raise ApiError("invalid_blocks")
-            for item in fields:
-                _check_text(item, 2000)
-        elif kind == "context":
-            elements = block.get("elements")
-            if not isinstance(elements, list) or not 1 <= len(elements) <= 10:
-                raise ApiError("invalid_blocks")
-            for element in elements:
-                if element.get("type") in {"mrkdwn", "plain_text"}:
-                    _check_text(element, 3000)
-
-
-def _check_text(obj: Any, limit: int, plain_only: bool = False) -> None:
-    allowed = {"plain_text"} if plain_only else {"plain_text", "mrkdwn"}
-    if not isinstance(obj, dict) or obj.get("type") not in allowed:
-        raise ApiError("invalid_blocks")
-    text = obj.get("text")
-    if not isinstance(text, str) or not 1 <= len(text) <= limit:
-        raise ApiError("invalid_blocks")
 
 
 def _handler_for(server: SlackServer) -> type[BaseHTTPRequestHandler]:

@@ -10,7 +10,7 @@ import pytest
 from alerts_stories import NOW, founding_alert, injection_alert
 from slackserver import TOKEN, SlackServer
 
-from daemon.alerts.formatter import format_alert
+from daemon.alerts.formatter import Message, format_alert
 from daemon.alerts.slack import SlackSender, WebhookSender, classify_error
 from daemon.errors import DeliveryError
 
@@ -137,6 +137,34 @@ def test_private_channel_the_bot_is_not_in_is_permanent(
     slack.add_channel("secret", member=False, private=True)
     error = failure_of(lambda: sender.send(MESSAGE, "#secret"))
     assert error.permanent is True
+    assert slack.messages == []
+
+
+@pytest.mark.parametrize(
+    ("message", "error"),
+    [
+        (Message("x", tuple({"type": "divider"} for _ in range(51))), "invalid_blocks"),
+        (
+            Message("x", ({"type": "header", "text": {"type": "plain_text", "text": "h" * 151}},)),
+            "invalid_blocks",
+        ),
+        (
+            Message("x", ({"type": "section", "text": {"type": "mrkdwn", "text": "s" * 3001}},)),
+            "invalid_blocks",
+        ),
+        (Message("t" * 40001, ()), "msg_too_long"),
+        pytest.param(
+            Message("", ()),
+            "no_text",
+            marks=pytest.mark.filterwarnings("ignore:The top-level `text`:UserWarning"),
+        ),
+    ],
+)
+def test_messages_beyond_slack_limits_are_refused_for_good(
+    slack: SlackServer, sender: SlackSender, message: Message, error: str
+) -> None:
+    failure = failure_of(lambda: sender.send(message, "#sanctions-dprk"))
+    assert (failure.error, failure.permanent) == (error, True)
     assert slack.messages == []
 
 
