@@ -58,7 +58,8 @@ def parse_term(written: str) -> tuple[str, bool]:
         raise TermError(f"term {written!r} has no letters or digits")
     if prefix and not body.rstrip()[-1:].isalnum():
         raise TermError(f"term {written!r}: '*' must follow a letter or digit directly")
-    if prefix and len(key.rsplit(" ", 1)[-1]) < MIN_PREFIX_LENGTH and not is_cjk(key[-1]):
+    syllabic = is_cjk(key[-1]) or is_hangul(key[-1])
+    if prefix and not syllabic and len(key.rsplit(" ", 1)[-1]) < MIN_PREFIX_LENGTH:
         raise TermError(
             f"term {written!r}: a prefix needs at least {MIN_PREFIX_LENGTH} letters before '*'"
         )

@@ -79,7 +79,7 @@ def load_catalog(root: Path) -> tuple[Catalog, list[RuleProblem]]:
             )
             continue
         lists[term_list.name] = term_list
-    builder = _RuleBuilder(lists)
+    builder = _RuleBuilder(lists, {path.stem for path in list_paths})
     rules: list[Rule] = []
     seen: dict[str, Rule] = {}
     for path in rule_paths:
@@ -153,8 +153,9 @@ def _load_list(path: Path, problems: list[RuleProblem]) -> TermList | None:
 class _RuleBuilder:
     """Turns validated rule documents into Rules, numbering the term sources they use."""
 
-    def __init__(self, lists: Mapping[str, TermList]) -> None:
+    def __init__(self, lists: Mapping[str, TermList], list_files: set[str]) -> None:
         self.lists = lists
+        self.list_files = list_files
         self.sources: list[TermSource] = []
         self.list_sources: dict[str, int] = {}
 
@@ -266,6 +267,8 @@ class _RuleBuilder:
             for index, list_name in enumerate(spec.get("lists", []))
         ]
         for at, list_name in list_refs:
+            if list_name in self.list_files and list_name not in self.lists:
+                continue
             if list_name not in self.lists:
                 available = ", ".join(sorted(self.lists)) or "none"
                 problems.append(

@@ -143,8 +143,17 @@ def schema_problems(document: YamlDocument, schema_name: str) -> list[RuleProble
 def _innermost(document: YamlDocument, schema_name: str) -> Iterator[ValidationError]:
     for error in _validator(schema_name).iter_errors(document.data):
         while error.context:
-            error = best_match(error.context)
+            error = best_match(_plausible_branches(error))
         yield error
+
+
+def _plausible_branches(error: ValidationError) -> list[ValidationError]:
+    """Errors of the oneOf/anyOf branches that accept the value's type (the branch meant)."""
+    wrong_type = [
+        e for e in error.context if e.validator == "type" and e.absolute_path == error.absolute_path
+    ]
+    meant = [e for e in error.context if e not in wrong_type]
+    return meant or list(error.context)
 
 
 def _where(path: Location) -> str:
