@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
 from alerts_stories import NOW, founding_alert, injection_alert
@@ -69,6 +70,12 @@ def test_reply_goes_into_the_thread(slack: SlackServer, sender: SlackSender) -> 
     reply = sender.send(MESSAGE, "#sanctions-dprk", thread_ts=parent.ts)
     assert slack.messages[-1].thread_ts == parent.ts
     assert reply.ts != parent.ts
+
+
+def test_verify_names_the_workspace(slack: SlackServer, sender: SlackSender) -> None:
+    assert sender.verify()["team_id"] == "T0TEST"
+    error = failure_of(SlackSender("xoxb-wrong", base_url=slack.api_url).verify)
+    assert (error.error, error.permanent) == ("invalid_auth", True)
 
 
 def test_invalid_auth_is_permanent(slack: SlackServer) -> None:
@@ -199,6 +206,8 @@ def test_find_posted_finds_the_alert_by_id(slack: SlackServer, sender: SlackSend
     sender.send(other, "#arms-transfers")
 
     assert sender.find_posted("#sanctions-dprk", 42, oldest=before) == delivery.ts
+    since = datetime.fromtimestamp(before, UTC)
+    assert sender.find_posted("#sanctions-dprk", "42", oldest=since) == delivery.ts
     assert sender.find_posted("#sanctions-dprk", 99, oldest=before) is None
     assert sender.find_posted("#arms-transfers", 42, oldest=before) is None
     assert sender.find_posted("#sanctions-dprk", 42, oldest=float(delivery.ts or 0)) is None

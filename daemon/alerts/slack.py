@@ -170,6 +170,11 @@ class SlackSender:
         _call(channel, self.client.conversations_join, channel=channel_id)
         return self._post(message, channel_id, thread_ts, reported_as=channel)
 
+    def verify(self) -> dict[str, str]:
+        """Check the token with auth.test: the workspace and bot user it belongs to."""
+        response: SlackResponse = _call("auth.test", self.client.auth_test)
+        return {key: str(response.get(key) or "") for key in ("team", "team_id", "user", "user_id")}
+
     def find_posted(
         self,
         channel: str,
