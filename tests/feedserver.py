@@ -9,6 +9,7 @@ from __future__ import annotations
 import gzip
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -169,6 +170,11 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: FeedServer
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        if isinstance(sys.exc_info()[1], OSError | ValueError):
+            return
+        super().handle_error(request, client_address)  # type: ignore[arg-type]
 
 
 class FeedServer:

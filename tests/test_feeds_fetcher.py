@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -163,3 +164,14 @@ def test_retry_after_accepts_seconds_and_dates() -> None:
     assert retry_after_seconds("Tue, 20 Feb 2024 09:00:00 GMT", now) == 0
     assert retry_after_seconds("soon", now) is None
     assert retry_after_seconds(None, now) is None
+
+
+def test_one_fetcher_serves_a_worker_pool(server: FeedServer, fetcher: Fetcher) -> None:
+    bodies = [RSS.replace(b"Wire", f"Wire {n}".encode()) for n in range(60)]
+    urls = [server.serve(f"/feed{n}.xml", body, etag=f'"{n}"') for n, body in enumerate(bodies)]
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        first = list(pool.map(fetcher.fetch, urls))
+        again = list(pool.map(lambda r: fetcher.fetch(r.url, r.state), first))
+    assert [r.body for r in first] == bodies
+    assert all(r.status == 304 and r.body is None for r in again)
+    assert len(server.requests) == 120

@@ -24,7 +24,6 @@ from daemon.feeds.addresses import (
     parse_networks,
     public_addresses,
 )
-from daemon.feeds.fulltext import extract_article_text
 from daemon.models import FetchResult, FetchState
 
 MiB = 1024 * 1024
@@ -257,6 +256,8 @@ class Fetcher:
             content_type and not any(kind in content_type for kind in ("html", "xml", "text/plain"))
         ):
             return ""
+        from daemon.feeds.fulltext import extract_article_text  # slow import, needed only here
+
         return extract_article_text(download.body, download.final_url)
 
     def _download(self, client: httpx.Client, url: str, headers: Mapping[str, str]) -> _Download:
