@@ -175,3 +175,24 @@ def test_one_fetcher_serves_a_worker_pool(server: FeedServer, fetcher: Fetcher) 
     assert [r.body for r in first] == bodies
     assert all(r.status == 304 and r.body is None for r in again)
     assert len(server.requests) == 120
+
+
+def test_compressed_body_is_limited_after_decompression(
+    server: FeedServer, fetcher: Fetcher
+) -> None:
+    url = server.serve("/bomb.xml", b"\0" * (3 * 1024 * 1024), gzip=True)
+    error, _ = fetch_error(fetcher, url)
+    assert error.kind == "too_large"
+
+
+def test_503_without_retry_after_is_http_status(server: FeedServer, fetcher: Fetcher) -> None:
+    error, _ = fetch_error(fetcher, server.serve("/down", b"down", status=503))
+    assert error.kind == "http_status" and error.retry_after is None
+
+
+def test_html_page_instead_of_feed_is_not_a_feed(server: FeedServer, fetcher: Fetcher) -> None:
+    page = b"<!DOCTYPE html><html><head><title>Welcome</title></head><body>Hi</body></html>"
+    url = server.serve("/feed", page, content_type="text/html; charset=utf-8")
+    with pytest.raises(FeedError) as caught:
+        parse_feed(fetcher.fetch(url), url, datetime(2025, 1, 1, tzinfo=UTC))
+    assert caught.value.kind == "not_a_feed"
