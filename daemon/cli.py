@@ -124,6 +124,7 @@ def build_runtime(settings: Settings, out: TextIO) -> Runtime:
         lambda: runtime_rules["current"],
         utcnow,
         backfill=settings.backfill,
+        default_channel=settings.slack_channel,
     )
     post, channel_required = build_post(settings, out)
     deliverer = Deliverer(store, post, utcnow, settings.slack_channel, channel_required)

@@ -87,22 +87,36 @@ class Hit:
     channel: str | None
     references: tuple[str, ...]
     matches: tuple[Match, ...]
+    status: str = "active"
+
+    @property
+    def alerts(self) -> bool:
+        """Rules in ``test`` status are matched and recorded, never alerted."""
+        return self.status == "active"
 
     @property
     def groups(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(m.group for m in self.matches))
 
 
+SEVERITY_RANK = {"critical": 4, "high": 3, "medium": 2, "low": 1}
+
+
 @dataclass(frozen=True)
 class Alert:
-    """A pending outbox entry: a hit on a story, to be posted in ``channel``."""
+    """A pending outbox entry: one story for one channel, with every rule that fired on it."""
 
     id: int
     story: Story
-    hit: Hit
+    hits: tuple[Hit, ...]
     channel: str | None
     attempts: int = 0
     thread_ts: str | None = None
+
+    @property
+    def hit(self) -> Hit:
+        """The most severe hit, which leads the message."""
+        return max(self.hits, key=lambda h: SEVERITY_RANK.get(h.severity.lower(), 0))
 
 
 @dataclass(frozen=True)

@@ -52,7 +52,9 @@ class Pipeline:
         clock: Clock,
         backfill: timedelta = timedelta(hours=24),
         workers: int = 8,
+        default_channel: str | None = None,
     ) -> None:
+        self.default_channel = default_channel
         self.store = store
         self.fetcher = fetcher
         self.rulebook = rulebook
@@ -115,12 +117,16 @@ class Pipeline:
             hits = rulebook.match(story)
             if not hits:
                 continue
-            published = story.published or now
-            new_hits, new_alerts = self.store.record_hits(
-                story, hits, now, enqueue=published >= cutoff
-            )
-            hits_new += new_hits
-            alerts_new += new_alerts
+            recent = (story.published or now) >= cutoff
+            alerting = [h for h in hits if h.alerts]
+            quiet = [h for h in hits if not h.alerts]
+            for group, enqueue in ((alerting, recent), (quiet, False)):
+                if group:
+                    new_hits, new_alerts = self.store.record_hits(
+                        story, group, now, enqueue=enqueue, default_channel=self.default_channel
+                    )
+                    hits_new += new_hits
+                    alerts_new += new_alerts
         return FeedOutcome(feed.url, "ok", stories_new, hits_new, alerts_new)
 
     def _with_full_text(self, story: Story) -> Story:

@@ -31,7 +31,7 @@ def match(group: str, term: str, field: str, text: str, found: str, occurrence: 
 def alert_for(story: Story, matches: list[Match], alert_id: int = 42, **rule: object) -> Alert:
     fields = {**DPRK_RULE, **rule}
     hit = Hit(matches=tuple(matches), **fields)  # type: ignore[arg-type]
-    return Alert(alert_id, story, hit, hit.channel)
+    return Alert(alert_id, story, (hit,), hit.channel)
 
 
 def founding_alert(alert_id: int = 42) -> Alert:

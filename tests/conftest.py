@@ -70,3 +70,7 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_url")
+
+
+from feedserver import feed_server  # noqa: E402, F401
+from slackserver import slack_server  # noqa: E402, F401

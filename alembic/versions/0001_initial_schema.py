@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-27 20:10:28.136441
+Create Date: 2026-11-27 20:17:33.424792
 """
 
 from collections.abc import Sequence
@@ -75,6 +75,35 @@ def upgrade() -> None:
         )
 
     op.create_table(
+        "alerts",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("story_id", sa.String(length=64), nullable=False),
+        sa.Column("channel", sa.String(length=256), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("attempts", sa.Integer(), nullable=False),
+        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("last_error", sa.Text(), nullable=True),
+        sa.Column("slack_channel", sa.String(length=64), nullable=True),
+        sa.Column("slack_ts", sa.String(length=64), nullable=True),
+        sa.Column("thread_ts", sa.String(length=64), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(["story_id"], ["stories.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.create_index("ix_alerts_status_next", ["status", "next_attempt_at"], unique=False)
+        batch_op.create_index("ix_alerts_story_channel", ["story_id", "channel"], unique=False)
+
+    op.create_table(
+        "story_sources",
+        sa.Column("story_id", sa.String(length=64), nullable=False),
+        sa.Column("feed_url", sa.String(length=2048), nullable=False),
+        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["story_id"], ["stories.id"], ondelete="CASCADE"),
+        sa.PrimaryKeyConstraint("story_id", "feed_url"),
+    )
+    op.create_table(
         "hits",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("story_id", sa.String(length=64), nullable=False),
@@ -86,54 +115,30 @@ def upgrade() -> None:
         sa.Column("references", sa.JSON(), nullable=False),
         sa.Column("matches", sa.JSON(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("alert_id", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["alert_id"], ["alerts.id"], ondelete="SET NULL"),
         sa.ForeignKeyConstraint(["story_id"], ["stories.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("story_id", "rule_id", name="uq_hits_story_rule"),
     )
     with op.batch_alter_table("hits", schema=None) as batch_op:
+        batch_op.create_index(batch_op.f("ix_hits_alert_id"), ["alert_id"], unique=False)
         batch_op.create_index(batch_op.f("ix_hits_created_at"), ["created_at"], unique=False)
-
-    op.create_table(
-        "story_sources",
-        sa.Column("story_id", sa.String(length=64), nullable=False),
-        sa.Column("feed_url", sa.String(length=2048), nullable=False),
-        sa.Column("seen_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["story_id"], ["stories.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("story_id", "feed_url"),
-    )
-    op.create_table(
-        "alerts",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("hit_id", sa.Integer(), nullable=False),
-        sa.Column("channel", sa.String(length=256), nullable=True),
-        sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("attempts", sa.Integer(), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("last_error", sa.Text(), nullable=True),
-        sa.Column("slack_channel", sa.String(length=64), nullable=True),
-        sa.Column("slack_ts", sa.String(length=64), nullable=True),
-        sa.Column("thread_ts", sa.String(length=64), nullable=True),
-        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
-        sa.ForeignKeyConstraint(["hit_id"], ["hits.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("hit_id"),
-    )
-    with op.batch_alter_table("alerts", schema=None) as batch_op:
-        batch_op.create_index("ix_alerts_status_next", ["status", "next_attempt_at"], unique=False)
 
 
 def downgrade() -> None:
 
+    with op.batch_alter_table("hits", schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f("ix_hits_created_at"))
+        batch_op.drop_index(batch_op.f("ix_hits_alert_id"))
+
+    op.drop_table("hits")
+    op.drop_table("story_sources")
     with op.batch_alter_table("alerts", schema=None) as batch_op:
+        batch_op.drop_index("ix_alerts_story_channel")
         batch_op.drop_index("ix_alerts_status_next")
 
     op.drop_table("alerts")
-    op.drop_table("story_sources")
-    with op.batch_alter_table("hits", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_hits_created_at"))
-
-    op.drop_table("hits")
     with op.batch_alter_table("stories", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_stories_first_seen_at"))
 

@@ -230,64 +230,95 @@ class Store:
     # hits and outbox --------------------------------------------------------------------------
 
     def record_hits(
-        self, story: Story, hits: Sequence[Hit], now: datetime, *, enqueue: bool
+        self,
+        story: Story,
+        hits: Sequence[Hit],
+        now: datetime,
+        *,
+        enqueue: bool,
+        default_channel: str | None = None,
     ) -> tuple[int, int]:
-        """Store hits (one per story and rule) and, with ``enqueue``, their outbox rows in the
-        same transaction. Returns (new hits, new alerts)."""
-        new_hits = new_alerts = 0
-        for hit in hits:
+        """Store the hits not yet recorded for this story (one per story and rule) and, with
+        ``enqueue``, one outbox entry per channel they go to, in the same transaction.
+        Returns (new hits, new alerts)."""
+        for _attempt in range(3):
             try:
-                with self._sessions.begin() as session:
-                    row = HitRow(
-                        story_id=story.id,
-                        rule_id=hit.rule_id,
-                        rule_title=hit.rule_title,
-                        category=hit.category,
-                        severity=hit.severity,
-                        channel=hit.channel,
-                        references=list(hit.references),
-                        matches=[_match_json(m) for m in hit.matches],
-                        created_at=now,
-                    )
-                    session.add(row)
-                    session.flush()
-                    new_hits += 1
-                    if enqueue:
-                        session.add(
-                            AlertRow(
-                                hit_id=row.id,
-                                channel=hit.channel,
-                                status="pending",
-                                attempts=0,
-                                next_attempt_at=now,
-                                created_at=now,
-                            )
-                        )
-                        new_alerts += 1
+                return self._record_hits(story, hits, now, enqueue, default_channel)
             except IntegrityError:
-                continue
-        return new_hits, new_alerts
+                continue  # another writer recorded some of these hits first: look again
+        return 0, 0
+
+    def _record_hits(
+        self,
+        story: Story,
+        hits: Sequence[Hit],
+        now: datetime,
+        enqueue: bool,
+        default_channel: str | None,
+    ) -> tuple[int, int]:
+        with self._sessions.begin() as session:
+            known = set(session.scalars(select(HitRow.rule_id).where(HitRow.story_id == story.id)))
+            fresh = list({h.rule_id: h for h in hits if h.rule_id not in known}.values())
+            if not fresh:
+                return 0, 0
+            alerts: dict[str | None, AlertRow] = {}
+            for hit in fresh:
+                row = HitRow(
+                    story_id=story.id,
+                    rule_id=hit.rule_id,
+                    rule_title=hit.rule_title,
+                    category=hit.category,
+                    severity=hit.severity,
+                    channel=hit.channel,
+                    references=list(hit.references),
+                    matches=[_match_json(m) for m in hit.matches],
+                    created_at=now,
+                )
+                if enqueue:
+                    channel = hit.channel or default_channel
+                    if channel not in alerts:
+                        alerts[channel] = AlertRow(
+                            story_id=story.id,
+                            channel=channel,
+                            status="pending",
+                            attempts=0,
+                            next_attempt_at=now,
+                            created_at=now,
+                        )
+                        session.add(alerts[channel])
+                        session.flush()
+                    row.alert_id = alerts[channel].id
+                session.add(row)
+            session.flush()
+            return len(fresh), len(alerts)
 
     def due_alerts(self, now: datetime, limit: int = 100) -> list[Alert]:
         with self._sessions() as session:
             rows = session.execute(
-                select(AlertRow, HitRow, StoryRow)
-                .join(HitRow, AlertRow.hit_id == HitRow.id)
-                .join(StoryRow, HitRow.story_id == StoryRow.id)
+                select(AlertRow, StoryRow)
+                .join(StoryRow, AlertRow.story_id == StoryRow.id)
                 .where(AlertRow.status == "pending", AlertRow.next_attempt_at <= now)
                 .order_by(AlertRow.id)
                 .limit(limit)
             ).all()
+            hits: dict[int, list[Hit]] = {}
+            for hit in session.scalars(
+                select(HitRow)
+                .where(HitRow.alert_id.in_([alert.id for alert, _ in rows]))
+                .order_by(HitRow.id)
+            ):
+                hits.setdefault(hit.alert_id or 0, []).append(_row_hit(hit))
             return [
                 Alert(
                     id=alert.id,
                     story=_row_story(story, story.published_at),
-                    hit=_row_hit(hit),
+                    hits=tuple(hits.get(alert.id, ())),
                     channel=alert.channel,
                     attempts=alert.attempts,
                     thread_ts=alert.thread_ts,
                 )
-                for alert, hit, story in rows
+                for alert, story in rows
+                if alert.id in hits
             ]
 
     def mark_sent(self, alert_id: int, delivery: Delivery, now: datetime) -> None:
@@ -332,7 +363,7 @@ class Store:
             rows = session.execute(
                 select(HitRow, StoryRow, AlertRow.status)
                 .join(StoryRow, HitRow.story_id == StoryRow.id)
-                .outerjoin(AlertRow, AlertRow.hit_id == HitRow.id)
+                .outerjoin(AlertRow, HitRow.alert_id == AlertRow.id)
                 .where(HitRow.created_at >= since)
                 .order_by(HitRow.created_at, HitRow.id)
             ).all()
@@ -360,9 +391,10 @@ class Store:
                 else None
             )
             failed = session.execute(
-                select(AlertRow, HitRow.rule_id, StoryRow.title)
-                .join(HitRow, AlertRow.hit_id == HitRow.id)
-                .join(StoryRow, HitRow.story_id == StoryRow.id)
+                select(AlertRow, func.min(HitRow.rule_id), StoryRow.title)
+                .join(HitRow, HitRow.alert_id == AlertRow.id)
+                .join(StoryRow, AlertRow.story_id == StoryRow.id)
+                .group_by(AlertRow.id, StoryRow.title)
                 .where(AlertRow.status == "failed")
                 .order_by(AlertRow.id.desc())
                 .limit(20)

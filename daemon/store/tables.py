@@ -94,16 +94,22 @@ class HitRow(Base):
     references: Mapped[list[str]] = mapped_column(JSON, default=list)
     matches: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    alert_id: Mapped[int | None] = mapped_column(
+        ForeignKey("alerts.id", ondelete="SET NULL"), index=True
+    )
 
 
 class AlertRow(Base):
-    """The outbox: one row per hit that should reach Slack."""
+    """The outbox: one message for one story in one channel, carrying every hit behind it."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_alerts_status_next", "status", "next_attempt_at"),
+        Index("ix_alerts_story_channel", "story_id", "channel"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    hit_id: Mapped[int] = mapped_column(ForeignKey("hits.id", ondelete="CASCADE"), unique=True)
+    story_id: Mapped[str] = mapped_column(ForeignKey("stories.id", ondelete="CASCADE"))
     channel: Mapped[str | None] = mapped_column(String(256))
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
