@@ -1,14 +1,14 @@
-"""Storage: SQLAlchemy engine, ORM tables and the repository. ORM objects never leave here."""
+"""Storage: SQLAlchemy engine, ORM tables and repositories. ORM objects never leave here."""
 
-from daemon.store.repository import (
+from daemon.store.base import (
     CycleReport,
     FailedAlert,
     FeedHealth,
     HitRecord,
     SavedStory,
     StatusReport,
-    Store,
 )
+from daemon.store.repository import Store
 
 __all__ = [
     "CycleReport",
