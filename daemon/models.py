@@ -112,6 +112,7 @@ class Alert:
     channel: str | None
     attempts: int = 0
     thread_ts: str | None = None
+    created_at: datetime | None = None
 
     @property
     def hit(self) -> Hit:

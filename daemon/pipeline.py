@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from daemon.errors import FeedError, SanctionwatchError
 from daemon.feeds.fetcher import Fetcher
 from daemon.feeds.parser import parse_feed
+from daemon.metrics import Metrics
 from daemon.models import FeedSpec, Story
 from daemon.rules import Rulebook
 from daemon.store import CycleReport, Store
@@ -53,8 +54,10 @@ class Pipeline:
         backfill: timedelta = timedelta(hours=24),
         workers: int = 8,
         default_channel: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.default_channel = default_channel
+        self.metrics = metrics or Metrics()
         self.store = store
         self.fetcher = fetcher
         self.rulebook = rulebook
@@ -63,6 +66,12 @@ class Pipeline:
         self.workers = workers
 
     def poll_feed(self, feed: FeedSpec) -> FeedOutcome:
+        outcome = self._poll_feed(feed)
+        self.metrics.feed_polled(outcome.status, outcome.error.kind if outcome.error else None)
+        self.metrics.stories_new.inc(outcome.stories_new)
+        return outcome
+
+    def _poll_feed(self, feed: FeedSpec) -> FeedOutcome:
         now = self.clock()
         try:
             result = self.fetcher.fetch(feed.url, self.store.fetch_state(feed.url))
@@ -120,6 +129,8 @@ class Pipeline:
             recent = (story.published or now) >= cutoff
             alerting = [h for h in hits if h.alerts]
             quiet = [h for h in hits if not h.alerts]
+            for hit in hits:
+                self.metrics.hits.labels(hit.rule_id, hit.category).inc()
             for group, enqueue in ((alerting, recent), (quiet, False)):
                 if group:
                     new_hits, new_alerts = self.store.record_hits(

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from daemon.errors import DeliveryError
+from daemon.metrics import Metrics
 from daemon.models import Alert, Delivery
 from daemon.store import Store
 
@@ -44,7 +45,9 @@ class Deliverer:
         default_channel: str | None,
         channel_required: bool = True,
         batch: int = 100,
+        metrics: Metrics | None = None,
     ) -> None:
+        self.metrics = metrics or Metrics()
         self.store = store
         self.post = post
         self.clock = clock
@@ -67,6 +70,7 @@ class Deliverer:
             if self.channel_required:
                 reason = "no channel: the rule has none and SANCTIONWATCH_SLACK_CHANNEL is not set"
                 self.store.mark_failed(alert.id, reason)
+                self.metrics.alerts_failed.labels("no_channel").inc()
                 log.error("alert %s failed: %s", alert.id, reason)
                 return "failed"
             channel = ""
@@ -77,6 +81,7 @@ class Deliverer:
             attempts = alert.attempts + 1
             if error.permanent or attempts >= MAX_ATTEMPTS:
                 self.store.mark_failed(alert.id, error.error)
+                self.metrics.alerts_failed.labels(error.error[:64]).inc()
                 log.error(
                     "alert failed",
                     extra={"alert": alert.id, "channel": channel, "error": error.error},
@@ -85,10 +90,16 @@ class Deliverer:
             self.store.mark_retry(
                 alert.id, error.error, now + retry_delay(attempts, error.retry_after)
             )
+            self.metrics.alerts_retried.inc()
             log.warning(
                 "alert delivery will be retried",
                 extra={"alert": alert.id, "channel": channel, "error": error.error},
             )
             return "retry"
-        self.store.mark_sent(alert.id, delivery, self.clock())
+        sent_at = self.clock()
+        self.store.mark_sent(alert.id, delivery, sent_at)
+        self.metrics.alerts_sent.inc()
+        if alert.created_at is not None:
+            latency = (sent_at - alert.created_at).total_seconds()
+            self.metrics.delivery_latency.observe(max(latency, 0.0))
         return "sent"

@@ -36,6 +36,7 @@ class OutboxStore(StoreBase):
                     channel=alert.channel,
                     attempts=alert.attempts,
                     thread_ts=alert.thread_ts,
+                    created_at=alert.created_at,
                 )
                 for alert, story in rows
                 if alert.id in hits
