@@ -155,7 +155,7 @@ def test_matches_outside_the_text_are_ignored() -> None:
         alert.hit,
         matches=(*alert.hit.matches, replace(alert.hit.matches[0], start=500, end=510)),
     )
-    assert format_alert(replace(alert, hit=broken), NOW).blocks
+    assert format_alert(replace(alert, hits=(broken,)), NOW).blocks
 
 
 @pytest.mark.parametrize(
