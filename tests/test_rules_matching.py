@@ -101,3 +101,23 @@ def test_status_test_is_reported_but_does_not_alert_and_disabled_is_skipped(
     )
     hits = load_rulebook(tmp_path).match(story("An Aurus arrives"))
     assert [(hit.rule_id, hit.alerts) for hit in hits] == [("trial", False)]
+
+
+@pytest.mark.parametrize(
+    ("term", "title", "found"),
+    [
+        ("военн* технологи*", "передача военных технологий КНДР", "военных технологий"),
+        ("автомат* Калашникова", "партия автоматов Калашникова", "автоматов Калашникова"),
+        ("автомат* Калашникова", "партия автоматов для Калашникова", None),
+        ("Mi-8*", "two Mi-8MTV helicopters", "Mi-8MTV"),
+        ("flat-screen TV*", "flat screen TVs seized", "flat screen TVs"),
+        ("destiné* à", "des camions destinés à Pyongyang", "destinés à"),
+    ],
+)
+def test_prefix_on_any_word_of_a_phrase(
+    tmp_path: Path, term: str, title: str, found: str | None
+) -> None:
+    rule = f"id: r\ntitle: R\ncategory: test\nterms:\n  t: ['{term}']\ncondition: t\n"
+    rulebook = load_rulebook(write_rules(tmp_path, {"r.yaml": rule}))
+    texts = [m.text for hit in rulebook.match(story(title)) for m in hit.matches]
+    assert texts == ([found] if found else [])

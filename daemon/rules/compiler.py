@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 
 import ahocorasick
 import re2
@@ -29,10 +30,12 @@ class TermError(ValueError):
 
 @dataclass(frozen=True)
 class TermUse:
-    """One source (a list or a rule's group) that wrote a term."""
+    """One source (a list or a rule's group) that wrote a term; ``rest`` holds the words after
+    the key, each (folded word, is a prefix, script flags)."""
 
     source: int
     written: str
+    rest: tuple[tuple[str, bool, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -46,24 +49,43 @@ class TermHit:
     original: tuple[int, int] | None = None
 
 
-def parse_term(written: str) -> tuple[str, bool]:
-    """The folded key of a term and whether it is a prefix (``word*``); raises TermError."""
-    stripped = written.strip()
-    prefix = stripped.endswith("*")
-    body = stripped[:-1] if prefix else stripped
-    if "*" in body:
-        raise TermError(f"term {written!r}: '*' is only allowed at the end of a term")
-    key = fold_term(body)
-    if not key:
+@dataclass(frozen=True)
+class ParsedTerm:
+    """A term split for the automaton: ``key`` runs up to the first word written with ``*``
+    (``prefix`` says whether it ends in one); the words after it are checked after a key hit."""
+
+    key: str
+    prefix: bool
+    rest: tuple[tuple[str, bool], ...] = ()
+
+
+_STAR_AT_WORD_END = re.compile(r"\*(?=\s|$)")
+
+
+@lru_cache(maxsize=262_144)
+def parse_term(written: str) -> ParsedTerm:
+    """Fold a term and find its prefix words (``word*``); raises TermError."""
+    segments = _STAR_AT_WORD_END.split(written.strip())
+    words: list[tuple[str, bool]] = []
+    for index, segment in enumerate(segments):
+        starred = index < len(segments) - 1
+        if "*" in segment:
+            raise TermError(f"term {written!r}: '*' is only allowed at the end of a word")
+        if starred and not segment[-1:].isalnum():
+            raise TermError(f"term {written!r}: '*' must follow a letter or digit directly")
+        folded = fold_term(segment).split()
+        words += [(word, starred and n == len(folded) - 1) for n, word in enumerate(folded)]
+    if not words:
         raise TermError(f"term {written!r} has no letters or digits")
-    if prefix and not body.rstrip()[-1:].isalnum():
-        raise TermError(f"term {written!r}: '*' must follow a letter or digit directly")
+    first_prefix = next((n for n, (_, star) in enumerate(words) if star), len(words) - 1)
+    key = " ".join(word for word, _ in words[: first_prefix + 1])
+    prefix = words[first_prefix][1]
     syllabic = is_cjk(key[-1]) or is_hangul(key[-1])
-    if prefix and not syllabic and len(key.rsplit(" ", 1)[-1]) < MIN_PREFIX_LENGTH:
+    if prefix and not syllabic and len(key.replace(" ", "")) < MIN_PREFIX_LENGTH:
         raise TermError(
             f"term {written!r}: a prefix needs at least {MIN_PREFIX_LENGTH} letters before '*'"
         )
-    return key, prefix
+    return ParsedTerm(key, prefix, tuple(words[first_prefix + 1 :]))
 
 
 def compile_regex(pattern: str) -> re2._Regexp:
@@ -133,6 +155,22 @@ def _exact_end(text: str, end: int, flags: int) -> int | None:
     return None
 
 
+def _continue(text: str, end: int, rest: tuple[tuple[str, bool, int], ...]) -> int | None:
+    """Where the words after a key end, each after one space; None if they do not follow."""
+    for word, is_prefix, flags in rest:
+        if end >= len(text) or text[end] != " " or not text.startswith(word, end + 1):
+            return None
+        end += 1 + len(word)
+        if is_prefix:
+            end = _word_end(text, end)
+        else:
+            found = _exact_end(text, end, flags)
+            if found is None:
+                return None
+            end = found
+    return end
+
+
 class TermMatcher:
     """Finds every term of every source in folded text, in one pass per field."""
 
@@ -142,10 +180,11 @@ class TermMatcher:
         exact: dict[str, list[TermUse]] = {}
         prefix: dict[str, list[TermUse]] = {}
         for source, written in terms:
-            key, is_prefix = parse_term(written)
-            uses = (prefix if is_prefix else exact).setdefault(key, [])
-            if all(use.source != source for use in uses):
-                uses.append(TermUse(source, written))
+            parsed = parse_term(written)
+            rest = tuple((word, star, _flags(word)) for word, star in parsed.rest)
+            uses = (prefix if parsed.prefix else exact).setdefault(parsed.key, [])
+            if all(use.source != source or use.rest != rest for use in uses):
+                uses.append(TermUse(source, written, rest))
         self.key_count = len(exact.keys() | prefix.keys())
         self._automaton: ahocorasick.Automaton | None = None
         if self.key_count:
@@ -177,7 +216,10 @@ class TermMatcher:
                         hits.extend(TermHit(use.source, use.written, start, end) for use in exact)
                 if prefix:
                     end = last + 1 if flags & _LAST_CJK else _word_end(text, last + 1)
-                    hits.extend(TermHit(use.source, use.written, start, end) for use in prefix)
+                    for use in prefix:
+                        use_end = _continue(text, end, use.rest) if use.rest else end
+                        if use_end is not None:
+                            hits.append(TermHit(use.source, use.written, start, use_end))
         for source, pattern, regex in self._regexes:
             hits.extend(self._regex_hits(folded, source, pattern, regex))
         return hits

@@ -43,7 +43,7 @@ def import_entries(fmt: str, source: Path) -> tuple[list[ListEntry], str]:
 
 def _usable(name: str) -> bool:
     try:
-        key, _ = parse_term(name)
+        key = parse_term(name).key
     except TermError:
         return False
     letters = key.replace(" ", "")

@@ -29,15 +29,19 @@ class _StoryScan:
     def __init__(self, story: Story, matcher: TermMatcher, needs_words: bool) -> None:
         self.folded: dict[str, FoldedText] = {}
         self.by_source: dict[int, list[_Found]] = defaultdict(list)
-        sentence_offset = 0
-        word_offset = 0
+        scanned: list[tuple[str, FoldedText, list[TermHit]]] = []
         for field in FIELDS:
             value = getattr(story, field) or ""
-            if not value.strip():
-                continue
-            folded = fold(value)
-            self.folded[field] = folded
-            for hit in matcher.scan(folded):
+            if value and not value.isspace():
+                folded = fold(value)
+                self.folded[field] = folded
+                scanned.append((field, folded, matcher.scan(folded)))
+        sentence_offset = word_offset = 0
+        remaining = sum(1 for _, _, hits in scanned if hits)
+        for field, folded, hits in scanned:
+            if not remaining:
+                break
+            for hit in hits:
                 self.by_source[hit.source].append(
                     _Found(
                         field,
@@ -46,9 +50,11 @@ class _StoryScan:
                         word_offset + folded.word_of(hit.start) if needs_words else 0,
                     )
                 )
-            sentence_offset += folded.sentence_count
-            if needs_words:
-                word_offset += folded.word_count + 1
+            remaining -= bool(hits)
+            if remaining:
+                sentence_offset += folded.sentence_count
+                if needs_words:
+                    word_offset += folded.word_count + 1
 
     def match(self, group: str, found: _Found) -> Match:
         folded = self.folded[found.field]
@@ -69,6 +75,12 @@ class Rulebook:
             ((index, s.regex) for index, s in enumerate(self.sources) if s.regex is not None),
         )
         self._needs_words = any(rule.window.unit == "word" for rule in self.rules)
+        self._positive_sources = {
+            rule.id: frozenset(
+                source for name in rule.positive_groups for source in rule.groups[name].sources
+            )
+            for rule in self.rules
+        }
 
     @property
     def key_count(self) -> int:
@@ -83,19 +95,24 @@ class Rulebook:
         scan = _StoryScan(story, self._matcher, self._needs_words)
         if not scan.by_source:
             return ()
-        hits = (_evaluate_rule(rule, scan) for rule in rules)
+        present = scan.by_source.keys()
+        hits = (
+            _evaluate_rule(rule, scan)
+            for rule in rules
+            if not present.isdisjoint(self._positive_sources[rule.id])
+        )
         return tuple(hit for hit in hits if hit is not None)
 
 
 def _evaluate_rule(rule: Rule, scan: _StoryScan) -> RuleHit | None:
     found: dict[str, list[_Found]] = {}
+    by_source = scan.by_source
     for name, group in rule.groups.items():
-        occurrences = [
-            item
-            for source in group.sources
-            for item in scan.by_source.get(source, ())
-            if item.field in group.fields
-        ]
+        occurrences: list[_Found] = []
+        for source in group.sources:
+            items = by_source.get(source)
+            if items:
+                occurrences.extend(item for item in items if item.field in group.fields)
         if occurrences:
             found[name] = occurrences
     if not any(name in found for name in rule.positive_groups):

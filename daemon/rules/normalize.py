@@ -247,23 +247,67 @@ def _sentence_ends(text: str) -> list[int]:
 
 @dataclass(frozen=True)
 class FoldedText:
-    """One field's folded text; ``sources[i]`` is the clean index of folded character ``i``."""
+    """One field's folded text. ``joined`` is the clean text folded character by character
+    before spaces are collapsed; the maps between the three are built only when asked for."""
 
     clean: CleanText
     text: str
-    sources: tuple[int, ...]
-    sentence_starts: tuple[int, ...]
+    joined: str
 
     @property
     def original(self) -> str:
         return self.clean.original
 
+    @cached_property
+    def _pieces_base(self) -> list[int] | None:
+        """Clean index of every ``joined`` character, when folding changed lengths."""
+        if len(self.joined) == len(self.clean.text):
+            return None
+        base: list[int] = []
+        for index, char in enumerate(self.clean.text):
+            base.extend([index] * len(_FOLD_TABLE[char]))
+        return base
+
+    @cached_property
+    def _words(self) -> tuple[list[int], list[int], list[int]]:
+        """Per word: folded start, joined start, joined end."""
+        folded_starts: list[int] = []
+        joined_starts: list[int] = []
+        joined_ends: list[int] = []
+        folded = 0
+        for found in _WORDS.finditer(self.joined):
+            begin, finish = found.span()
+            folded_starts.append(folded)
+            joined_starts.append(begin)
+            joined_ends.append(finish)
+            folded += finish - begin + 1
+        return folded_starts, joined_starts, joined_ends
+
+    def _clean_index(self, index: int) -> int:
+        folded_starts, joined_starts, joined_ends = self._words
+        word = bisect_right(folded_starts, index) - 1
+        joined = min(joined_starts[word] + index - folded_starts[word], joined_ends[word])
+        base = self._pieces_base
+        return joined if base is None else base[joined]
+
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) of the folded [start, end)."""
-        return self.clean.original_span(self.sources[start], self.sources[end - 1] + 1)
+        return self.clean.original_span(self._clean_index(start), self._clean_index(end - 1) + 1)
 
     def folded_index(self, clean_index: int) -> int:
-        return bisect_left(self.sources, clean_index)
+        """The first folded character that comes from ``clean_index`` or after it."""
+        base = self._pieces_base
+        joined = clean_index if base is None else bisect_left(base, clean_index)
+        folded_starts, joined_starts, joined_ends = self._words
+        word = bisect_right(joined_ends, joined)
+        if word == len(joined_ends):
+            return len(self.text)
+        return folded_starts[word] + max(0, joined - joined_starts[word])
+
+    @cached_property
+    def sentence_starts(self) -> tuple[int, ...]:
+        breaks = {self.folded_index(end) for end in _sentence_ends(self.clean.text)}
+        return tuple(sorted(b for b in breaks if 0 < b < len(self.text)))
 
     def sentence_of(self, index: int) -> int:
         return bisect_right(self.sentence_starts, index)
@@ -294,27 +338,8 @@ class FoldedText:
 def fold(original: str) -> FoldedText:
     """Fold a field's text (markup removed) for matching; see the module docstring."""
     clean = strip_markup(original)
-    text = clean.text
-    pieces = list(map(_FOLD_TABLE.__getitem__, text))
-    joined = "".join(pieces)
-    base: list[int] | None = None
-    if len(joined) != len(text):
-        base = []
-        for index, piece in enumerate(pieces):
-            base.extend([index] * len(piece))
-    words: list[str] = []
-    sources: list[int] = []
-    for found in _WORDS.finditer(joined):
-        begin, finish = found.span()
-        if words:
-            words.append(" ")
-            sources.append(sources[-1] + 1 if base is None else base[begin - 1])
-        words.append(found.group())
-        sources.extend(range(begin, finish) if base is None else base[begin:finish])
-    source_tuple = tuple(sources)
-    breaks = tuple(sorted({bisect_left(source_tuple, end) for end in _sentence_ends(text)} - {0}))
-    breaks = tuple(b for b in breaks if b < len(source_tuple))
-    return FoldedText(clean, "".join(words), source_tuple, breaks)
+    joined = "".join(map(_FOLD_TABLE.__getitem__, clean.text))
+    return FoldedText(clean, " ".join(joined.split()), joined)
 
 
 def fold_term(term: str) -> str:

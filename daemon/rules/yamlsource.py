@@ -20,8 +20,12 @@ from daemon.errors import RuleProblem
 Location = tuple[str | int, ...]
 
 
-class _Loader(yaml.SafeLoader):
-    """Safe YAML where only true/false are booleans: ``id: off`` or a term ``no`` stay text."""
+_BASE_LOADER = yaml.CSafeLoader if yaml.__with_libyaml__ else yaml.SafeLoader
+
+
+class _Loader(_BASE_LOADER):  # type: ignore[misc, valid-type]
+    """Safe YAML (libyaml when available) where only true/false are booleans: ``id: off`` or a
+    term ``no`` stay text."""
 
 
 _Loader.yaml_implicit_resolvers = {
