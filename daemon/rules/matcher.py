@@ -115,9 +115,9 @@ def _evaluate_rule(rule: Rule, scan: _StoryScan) -> RuleHit | None:
                 occurrences.extend(item for item in items if item.field in group.fields)
         if occurrences:
             found[name] = occurrences
-    if not any(name in found for name in rule.positive_groups):
-        return None
     story_groups = set(found)
+    if not evaluate(rule.condition, story_groups, story_groups):
+        return None
     evidence = _evidence(rule, found, story_groups)
     if not evidence:
         return None
