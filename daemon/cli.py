@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -19,9 +19,11 @@ from daemon.errors import ConfigError, RuleLoadError, SanctionwatchError
 
 if TYPE_CHECKING:
     from daemon.alerts.outbox import Deliverer
+    from daemon.metrics import Metrics
     from daemon.models import FeedSpec
     from daemon.pipeline import Pipeline
     from daemon.rules import Rulebook
+    from daemon.service import RulebookHolder
     from daemon.store import Store
 
 log = logging.getLogger("sanctionwatch")
@@ -100,13 +102,20 @@ class Runtime:
     store: Store
     pipeline: Pipeline
     deliverer: Deliverer
-    rulebook: Rulebook
+    rules: RulebookHolder
+    metrics: Metrics
+
+    def close(self) -> None:
+        self.pipeline.fetcher.close()
+        self.store.close()
 
 
 def build_runtime(settings: Settings, out: TextIO) -> Runtime:
     from daemon.alerts.outbox import Deliverer
     from daemon.feeds.fetcher import Fetcher
+    from daemon.metrics import Metrics
     from daemon.pipeline import Pipeline
+    from daemon.service import RulebookHolder
 
     feeds = load_feeds(settings)
     rulebook = load_rules(settings.rules_path)
@@ -117,18 +126,22 @@ def build_runtime(settings: Settings, out: TextIO) -> Runtime:
         max_body_bytes=settings.max_body_bytes,
         allow_private_addresses=settings.allow_private_addresses,
     )
-    runtime_rules = {"current": rulebook}
+    rules = RulebookHolder(rulebook)
+    metrics = Metrics()
     pipeline = Pipeline(
         store,
         fetcher,
-        lambda: runtime_rules["current"],
+        rules.get,  # type: ignore[arg-type]
         utcnow,
+        metrics=metrics,
         backfill=settings.backfill,
         default_channel=settings.slack_channel,
     )
     post, channel_required = build_post(settings, out)
-    deliverer = Deliverer(store, post, utcnow, settings.slack_channel, channel_required)
-    return Runtime(settings, feeds, store, pipeline, deliverer, rulebook)
+    deliverer = Deliverer(
+        store, post, utcnow, settings.slack_channel, channel_required, metrics=metrics
+    )
+    return Runtime(settings, feeds, store, pipeline, deliverer, rules, metrics)
 
 
 # commands --------------------------------------------------------------------------------------
@@ -157,48 +170,47 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
         f"{delivered.failed} failed",
         file=sys.stderr,
     )
-    runtime.store.close()
+    runtime.close()
     return 0
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    from daemon.scheduler import Scheduler
+    from daemon.service import Service
 
     runtime = build_runtime(settings, sys.stdout)
-    stop = threading.Event()
+    try:
+        service = Service(
+            store=runtime.store,
+            poll=runtime.pipeline.poll_feed,
+            deliver=runtime.deliverer.deliver_due,
+            feeds=runtime.feeds,
+            rules=runtime.rules,
+            rule_count=lambda rulebook: len(rulebook.rules),  # type: ignore[attr-defined]
+            load_rules=lambda: load_rules(settings.rules_path),
+            load_feeds=lambda: load_feeds(settings),
+            watched=[settings.rules_path, settings.feeds_path],
+            metrics=runtime.metrics,
+            clock=utcnow,
+            http_port=settings.http_port,
+            on_stop=runtime.close,
+        )
+    except OSError as exc:
+        runtime.close()
+        raise ConfigError("SANCTIONWATCH_HTTP_PORT", f"cannot listen: {exc.strerror}") from None
 
     def request_stop(signum: int, _frame: object) -> None:
-        log.info("stopping on signal %s", signal.Signals(signum).name)
-        stop.set()
+        log.info("stopping on %s", signal.Signals(signum).name)
+        service.stop_requested.set()
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-
-    def deliver() -> None:
-        try:
-            runtime.deliverer.deliver_due()
-        except SanctionwatchError as error:
-            log.error("delivery: %s", error)
-
-    scheduler = Scheduler()
-    scheduler.schedule_feeds(runtime.feeds, runtime.pipeline.poll_feed, utcnow())
-    scheduler.every(timedelta(seconds=1), deliver, "delivery")
-    scheduler.start()
-    log.info(
-        "sanctionwatch %s running",
-        __version__,
-        extra={
-            "feeds": len(runtime.feeds),
-            "rules": len(runtime.rulebook.rules),
-            "alerts": settings.alert_mode,
-        },
-    )
-    while not stop.wait(0.5):
+    signal.signal(signal.SIGHUP, lambda _signum, _frame: service.reload_requested.set())
+    service.start()
+    while not service.stop_requested.wait(0.5):
         pass
-    scheduler.shutdown(wait=True)
-    deliver()
-    runtime.store.close()
-    log.info("stopped")
+    if not service.stop():
+        logging.shutdown()
+        os._exit(0)  # worker threads stuck in network reads must not hold up the exit
     return 0
 
 

@@ -10,8 +10,11 @@ from prometheus_client import (
     Counter,
     Gauge,
     Histogram,
+    disable_created_metrics,
     generate_latest,
 )
+
+disable_created_metrics()
 
 
 class Metrics:
@@ -71,6 +74,9 @@ class Metrics:
         )
         self.rule_load_errors = Counter(
             "sanctionwatch_rule_load_errors", "Rule reloads refused because of errors", registry=r
+        )
+        self.job_errors = Counter(
+            "sanctionwatch_job_errors", "Scheduled jobs that raised an error", ["job"], registry=r
         )
         self.last_cycle = Gauge(
             "sanctionwatch_last_poll_timestamp_seconds", "When a feed was last polled", registry=r

@@ -4,7 +4,6 @@ importer."""
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
@@ -24,6 +23,7 @@ class Scheduler:
             executors={
                 "default": ThreadPoolExecutor(workers),
                 "delivery": ThreadPoolExecutor(1),
+                "control": ThreadPoolExecutor(2),
             },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
@@ -46,13 +46,18 @@ class Scheduler:
                 replace_existing=True,
             )
 
+    def remove_feed(self, url: str) -> None:
+        job = self._scheduler.get_job(f"feed:{url}")
+        if job is not None:
+            job.remove()
+
     def every(self, interval: timedelta, job: Callable[[], object], name: str) -> None:
         self._scheduler.add_job(
             job,
             IntervalTrigger(seconds=interval.total_seconds(), timezone=UTC),
             id=name,
             name=name,
-            executor="delivery" if name == "delivery" else "default",
+            executor="delivery" if name == "delivery" else "control",
             next_run_time=datetime.now(UTC),
             replace_existing=True,
         )
@@ -67,8 +72,3 @@ class Scheduler:
     def shutdown(self, wait: bool = True) -> None:
         if self._scheduler.running:
             self._scheduler.shutdown(wait=wait)
-
-
-def wait_for_stop(stop: threading.Event) -> None:
-    while not stop.wait(0.5):
-        pass

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -75,6 +76,7 @@ class StatusReport:
     outbox: dict[str, int]
     last_cycle: CycleReport | None
     failed_alerts: tuple[FailedAlert, ...]
+    replicas: tuple[Any, ...] = ()
 
 
 def text_hash(story: Story) -> str:

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 from sqlalchemy import func, select
 
 from daemon.store import database
 from daemon.store.base import CycleReport, FailedAlert, StatusReport
 from daemon.store.feeds import FeedStore
 from daemon.store.outbox import OutboxStore
+from daemon.store.replicas import ReplicaStore
 from daemon.store.stories import StoryStore
 from daemon.store.tables import AlertRow, CycleRow, HitRow, StoryRow
 
 
-class Store(FeedStore, StoryStore, OutboxStore):
+class Store(FeedStore, StoryStore, OutboxStore, ReplicaStore):
     @classmethod
     def connect(cls, url: str) -> Store:
         """Build an engine and check that the database answers (ConfigError if not)."""
@@ -26,11 +29,16 @@ class Store(FeedStore, StoryStore, OutboxStore):
     def close(self) -> None:
         self.engine.dispose()
 
+    def ping(self) -> None:
+        """Raise StoreError when the database does not answer."""
+        database.ping(self.engine)
+
     def record_cycle(self, report: CycleReport) -> None:
         with self._sessions.begin() as session:
             session.add(CycleRow(**report.__dict__))
 
-    def status(self) -> StatusReport:
+    def status(self, now: datetime | None = None) -> StatusReport:
+        """Feeds, outbox, last cycle, failed alerts, and replicas seen in the last ten minutes."""
         with self._sessions() as session:
             outbox = {
                 status: count
@@ -59,4 +67,5 @@ class Store(FeedStore, StoryStore, OutboxStore):
             )
         for key in ("pending", "sent", "failed"):
             outbox.setdefault(key, 0)
-        return StatusReport(self.feed_health(), outbox, last_cycle, failed_alerts)
+        replicas = self.replicas((now or datetime.now(UTC)) - timedelta(minutes=10))
+        return StatusReport(self.feed_health(), outbox, last_cycle, failed_alerts, replicas)

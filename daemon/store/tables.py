@@ -135,3 +135,20 @@ class CycleRow(Base):
     hits_new: Mapped[int] = mapped_column(Integer, default=0)
     alerts_sent: Mapped[int] = mapped_column(Integer, default=0)
     alerts_failed: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReplicaRow(Base):
+    """A running daemon: heartbeat, and the state of its rules (errors shown by ``status``)."""
+
+    __tablename__ = "replicas"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    hostname: Mapped[str] = mapped_column(String(256))
+    pid: Mapped[int] = mapped_column(Integer)
+    version: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    heartbeat_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    stopped_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rules_loaded: Mapped[int] = mapped_column(Integer, default=0)
+    rules_loaded_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    rule_errors: Mapped[str | None] = mapped_column(Text)
