@@ -266,7 +266,8 @@ def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
     from daemon.render import render_status
 
     store = open_store(settings, migrate=False)
-    render_status(store.status(), args.format, sys.stdout, utcnow())
+    now = utcnow()
+    render_status(store.status(now), args.format, sys.stdout, now)
     store.close()
     return 0
 

@@ -119,6 +119,7 @@ def render_status(report: StatusReport, fmt: str, out: TextIO, now: datetime) ->
             "outbox": report.outbox,
             "last_cycle": asdict(report.last_cycle) if report.last_cycle else None,
             "failed_alerts": [asdict(a) for a in report.failed_alerts],
+            "replicas": [asdict(r) for r in report.replicas],
         }
         out.write(json.dumps(data, ensure_ascii=False, default=_json_default, indent=2) + "\n")
         return
@@ -138,6 +139,20 @@ def render_status(report: StatusReport, fmt: str, out: TextIO, now: datetime) ->
             f"{cycle.stories_new} new stories, {cycle.hits_new} hits, "
             f"{cycle.alerts_sent} alerts sent"
         )
+    for replica in report.replicas:
+        state = (
+            "stopped"
+            if replica.stopped_at
+            else f"alive, heartbeat {_when(replica.heartbeat_at, now)}"
+        )
+        console.print(
+            f"replica {replica.id} ({replica.version}): {state}; {replica.rules_loaded} rules "
+            f"loaded {_when(replica.rules_loaded_at, now)}"
+        )
+        if replica.rule_errors:
+            console.print(
+                f"  rule errors (previous rules still in force):\n  {replica.rule_errors}"
+            )
     if report.failed_alerts:
         table = Table(title="failed alerts")
         for column in ("alert", "rule", "channel", "reason", "story"):
