@@ -192,6 +192,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
             metrics=runtime.metrics,
             clock=utcnow,
             http_port=settings.http_port,
+            retention=settings.retention,
             on_stop=runtime.close,
         )
     except OSError as exc:

@@ -42,6 +42,7 @@ class Settings:
     http_timeout: timedelta = timedelta(seconds=20)
     max_body_bytes: int = 15 * 1024 * 1024
     backfill: timedelta = timedelta(hours=24)
+    retention: timedelta = timedelta(days=90)
     allow_private_addresses: bool = False
     log_format: str = "auto"
 
@@ -111,6 +112,7 @@ class Settings:
             http_timeout=duration("SANCTIONWATCH_HTTP_TIMEOUT", defaults.http_timeout),
             max_body_bytes=max_body,
             backfill=duration("SANCTIONWATCH_BACKFILL", defaults.backfill),
+            retention=duration("SANCTIONWATCH_RETENTION", defaults.retention),
             allow_private_addresses=flag("SANCTIONWATCH_ALLOW_PRIVATE_ADDRESSES"),
             log_format=log_format,
         )

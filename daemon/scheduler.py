@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from daemon.models import FeedSpec
@@ -59,6 +60,17 @@ class Scheduler:
             name=name,
             executor="delivery" if name == "delivery" else "control",
             next_run_time=datetime.now(UTC),
+            replace_existing=True,
+        )
+
+    def daily(self, job: Callable[[], object], name: str, hour: int, minute: int = 0) -> None:
+        """Run ``job`` every day at ``hour:minute`` UTC."""
+        self._scheduler.add_job(
+            job,
+            CronTrigger(hour=hour, minute=minute, timezone=UTC),
+            id=name,
+            name=name,
+            executor="control",
             replace_existing=True,
         )
 

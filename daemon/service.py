@@ -107,8 +107,10 @@ class Service:
         metrics: Metrics,
         clock: Callable[[], datetime],
         http_port: int | None,
+        retention: timedelta = timedelta(days=90),
         on_stop: Callable[[], None] = lambda: None,
     ) -> None:
+        self.retention = retention
         self.store = store
         self.poll = poll
         self.deliver = deliver
@@ -184,6 +186,10 @@ class Service:
         status = self.store.status(self.clock())
         self.metrics.alerts_pending.set(status.outbox.get("pending", 0))
         self.metrics.feeds_unhealthy.set(sum(not f.healthy for f in status.feeds))
+
+    def _prune(self) -> None:
+        removed = self.store.prune_stories(self.clock() - self.retention)
+        log.info("pruned old stories without hits", extra={"stories": removed})
 
     def _watch(self) -> None:
         signature = _signature(self.watched)
@@ -270,6 +276,9 @@ class Service:
             timedelta(seconds=15), self._guarded("heartbeat", self._tick), "heartbeat"
         )
         self.scheduler.every(timedelta(seconds=2), self._guarded("reload", self._watch), "reload")
+        self.scheduler.daily(
+            self._guarded("retention", self._prune), "retention", hour=3, minute=17
+        )
         if self.health is not None:
             self.health.start()
         self.scheduler.start()

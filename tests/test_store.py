@@ -133,3 +133,15 @@ def test_bad_database_url_is_a_configuration_error() -> None:
         Store.connect("nosuchdb://whatever")
     with pytest.raises(ConfigError, match="SANCTIONWATCH_DATABASE_URL"):
         Store.connect("postgresql+psycopg://postgres@127.0.0.1:1/none")
+
+
+def test_retention_prunes_old_stories_without_hits(store: Store) -> None:
+    old = NOW - timedelta(days=120)
+    store.save_stories([story("g:old-quiet"), story("g:old-hit")], old)
+    store.save_stories([story("g:new-quiet")], NOW)
+    store.record_hits(story("g:old-hit"), [HIT], old, enqueue=True)
+    assert store.prune_stories(NOW - timedelta(days=90)) == 1
+    assert [s.is_new for s in store.save_stories([story("g:old-quiet")], NOW)] == [True]
+    assert [s.is_new for s in store.save_stories([story("g:old-hit")], NOW)] == [False]
+    assert [s.is_new for s in store.save_stories([story("g:new-quiet")], NOW)] == [False]
+    assert len(store.hits_since(old - timedelta(days=1))) == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, exists, func, select
 
 from daemon.store import database
 from daemon.store.base import CycleReport, FailedAlert, StatusReport
@@ -28,6 +28,18 @@ class Store(FeedStore, StoryStore, OutboxStore, ReplicaStore):
 
     def close(self) -> None:
         self.engine.dispose()
+
+    def prune_stories(self, before: datetime) -> int:
+        """Delete stories first seen before ``before`` that have no hits; hits and alerts stay."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                delete(StoryRow).where(
+                    StoryRow.first_seen_at < before,
+                    ~exists().where(HitRow.story_id == StoryRow.id),
+                    ~exists().where(AlertRow.story_id == StoryRow.id),
+                )
+            )
+            return int(result.rowcount or 0)
 
     def ping(self) -> None:
         """Raise StoreError when the database does not answer."""
