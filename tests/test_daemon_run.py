@@ -107,6 +107,7 @@ def test_health_metrics_and_clean_stop(
     code, elapsed = running.stop()
     assert code == 0, running.logs()
     assert elapsed < 10
+    assert TOKEN not in running.logs() + running.output()
     assert len(slack_server.messages) == 1
     status = json.loads(
         sanctionwatch("status", "--format", "json", cwd=workdir, env=daemon_env).stdout
