@@ -7,9 +7,9 @@ import logging
 import os
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -19,6 +19,8 @@ from daemon.errors import ConfigError, RuleLoadError, SanctionwatchError
 
 if TYPE_CHECKING:
     from daemon.alerts.outbox import Deliverer
+    from daemon.alerts.sender import Sender
+    from daemon.lock import InstanceLock
     from daemon.metrics import Metrics
     from daemon.models import FeedSpec
     from daemon.pipeline import Pipeline
@@ -27,6 +29,9 @@ if TYPE_CHECKING:
     from daemon.store import Store
 
 log = logging.getLogger("sanctionwatch")
+
+ONCE_DELIVERY_WINDOW = timedelta(seconds=60)
+"""How long `once` keeps retrying transient delivery failures (Retry-After, 5xx) before exiting."""
 
 
 def utcnow() -> datetime:
@@ -65,34 +70,36 @@ def open_store(settings: Settings, migrate: bool = True) -> Store:
     return store
 
 
-def build_post(settings: Settings, out: TextIO) -> tuple[Callable, bool]:
-    """The function that posts one alert, and whether a channel is required for it."""
-    from daemon.alerts.formatter import format_alert
-
+def build_sender(settings: Settings, out: TextIO) -> tuple[Sender, bool]:
+    """The sender for the configured mode, and whether an alert needs a channel for it."""
     if settings.alert_mode == "slack":
-        from daemon.alerts.slack import SlackSender
+        from daemon.alerts.slack import DEFAULT_TIMEOUT, SlackSender
 
-        sender = SlackSender(settings.slack_bot_token or "", base_url=settings.slack_api_url)
-        return (
-            lambda alert, channel, now: sender.send(
-                format_alert(alert, now), channel, thread_ts=alert.thread_ts
-            ),
-            True,
-        )
+        timeout = min(DEFAULT_TIMEOUT, settings.delivery_lease.total_seconds() / 3)
+        token = settings.slack_bot_token or ""
+        return SlackSender(token, base_url=settings.slack_api_url, timeout=timeout), True
     if settings.alert_mode == "webhook":
         from daemon.alerts.slack import WebhookSender
 
-        webhook = WebhookSender(settings.slack_webhook_url or "")
-        return (
-            lambda alert, channel, now: webhook.send(
-                format_alert(alert, now), channel or "webhook"
-            ),
-            False,
-        )
+        return WebhookSender(settings.slack_webhook_url or ""), False
     from daemon.alerts.console import ConsoleSender
 
-    console = ConsoleSender(out)
-    return (lambda alert, channel, now: console.send_alert(alert, channel or "console", now)), False
+    return ConsoleSender(out), False
+
+
+def build_deliverer(settings: Settings, store: Store, out: TextIO, metrics: Metrics) -> Deliverer:
+    from daemon.alerts.outbox import Deliverer, DeliveryPolicy
+    from daemon.alerts.routing import Routing
+
+    sender, channel_required = build_sender(settings, out)
+    policy = DeliveryPolicy(
+        pace=settings.slack_pace,
+        lease=settings.delivery_lease,
+        routing=Routing(dict(settings.slack_min_severity), dict(settings.quiet)),
+    )
+    return Deliverer(
+        store, sender, utcnow, settings.slack_channel, channel_required, policy, metrics=metrics
+    )
 
 
 @dataclass
@@ -104,14 +111,29 @@ class Runtime:
     deliverer: Deliverer
     rules: RulebookHolder
     metrics: Metrics
+    lock: InstanceLock | None = None
 
     def close(self) -> None:
-        self.pipeline.fetcher.close()
+        self.pipeline.close()
         self.store.close()
+        if self.lock is not None:
+            self.lock.release()
+
+
+def lock_sqlite(settings: Settings) -> InstanceLock | None:
+    """Refuse a second writer on the same SQLite file (read-only commands need no lock)."""
+    from daemon.lock import InstanceLock
+    from daemon.store.database import sqlite_file
+
+    database = sqlite_file(settings.database_url)
+    if database is None:
+        return None
+    lock = InstanceLock(database.resolve())
+    lock.acquire()
+    return lock
 
 
 def build_runtime(settings: Settings, out: TextIO) -> Runtime:
-    from daemon.alerts.outbox import Deliverer
     from daemon.feeds.fetcher import Fetcher
     from daemon.metrics import Metrics
     from daemon.pipeline import Pipeline
@@ -119,6 +141,7 @@ def build_runtime(settings: Settings, out: TextIO) -> Runtime:
 
     feeds = load_feeds(settings)
     rulebook = load_rules(settings.rules_path)
+    lock = lock_sqlite(settings)
     store = open_store(settings)
     store.sync_feeds(((f.url, f.name) for f in feeds), utcnow())
     fetcher = Fetcher(
@@ -137,11 +160,8 @@ def build_runtime(settings: Settings, out: TextIO) -> Runtime:
         backfill=settings.backfill,
         default_channel=settings.slack_channel,
     )
-    post, channel_required = build_post(settings, out)
-    deliverer = Deliverer(
-        store, post, utcnow, settings.slack_channel, channel_required, metrics=metrics
-    )
-    return Runtime(settings, feeds, store, pipeline, deliverer, rules, metrics)
+    deliverer = build_deliverer(settings, store, out, metrics)
+    return Runtime(settings, feeds, store, pipeline, deliverer, rules, metrics, lock)
 
 
 # commands --------------------------------------------------------------------------------------
@@ -152,7 +172,7 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
 
     runtime = build_runtime(settings, sys.stdout)
     report, outcomes = runtime.pipeline.run_cycle(runtime.feeds)
-    delivered = runtime.deliverer.deliver_due()
+    delivered = runtime.deliverer.drain(ONCE_DELIVERY_WINDOW)
     report = replace(
         report,
         finished_at=utcnow(),

@@ -179,3 +179,15 @@ def test_invalid_rule_change_keeps_old_rules_until_fixed(
         what="the new rules to match",
     )
     assert running.stop()[0] == 0
+
+
+def test_second_daemon_on_the_same_sqlite_file_exits_2(
+    running: RunningDaemon, workdir: Path, daemon_env: dict
+) -> None:
+    running.wait_until("/readyz")
+    second = sanctionwatch("run", cwd=workdir, env={**daemon_env, "SANCTIONWATCH_HTTP_PORT": "0"})
+    assert second.returncode == 2
+    assert "SQLite allows one running daemon" in second.stderr
+    status = sanctionwatch("status", cwd=workdir, env=daemon_env)
+    assert status.returncode == 0, status.stderr
+    assert running.stop()[0] == 0
