@@ -1,11 +1,14 @@
 """One cycle: fetch → parse → dedupe → (full text) → match → record → enqueue.
 
-Per-feed failures are contained: recorded on the feed, logged once, counted, never raised.
+Per-feed failures are contained: recorded on the feed, logged, counted, never raised. Fetching
+runs in a bounded pool of threads with a per-host limit, parsing in worker processes, and the
+store is written by one thread in batches of feeds.
 """
 
 from __future__ import annotations
 
 import logging
+import queue
 import random
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -14,25 +17,49 @@ from datetime import datetime, timedelta
 
 from daemon.errors import FeedError, SanctionwatchError
 from daemon.feeds.fetcher import Fetcher
-from daemon.feeds.parser import parse_feed
+from daemon.feeds.workers import HostLimiter, ParsePool, interleave_by_host
 from daemon.metrics import Metrics
-from daemon.models import FeedSpec, Story
+from daemon.models import FeedSpec, FetchResult, Story
 from daemon.rules import Rulebook
-from daemon.store import CycleReport, Store
+from daemon.store import CycleReport, SavedStory, Store
+from daemon.store.feeds import FeedState, PollRecord
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], datetime]
 
+MAX_ARTICLES_PER_POLL = 30
+"""Full-text feeds: article pages fetched at most per poll (new stories inside the backfill)."""
+
 
 @dataclass(frozen=True)
 class FeedOutcome:
+    """``status``: ok, unchanged (304), failed, or deferred (still backing off; not fetched)."""
+
     url: str
     status: str
     stories_new: int = 0
     hits_new: int = 0
     alerts_new: int = 0
     error: FeedError | None = None
+    next_poll_at: datetime | None = None
+    failures: int = 0
+
+
+@dataclass(frozen=True)
+class Polled:
+    """One feed fetched and parsed, not yet recorded."""
+
+    feed: FeedSpec
+    state: FeedState
+    polled_at: datetime
+    result: FetchResult | None = None
+    stories: tuple[Story, ...] = ()
+    error: FeedError | None = None
+
+    @property
+    def first_poll(self) -> bool:
+        return self.state.last_success_at is None
 
 
 def failure_backoff(interval: timedelta, failures: int, retry_after: float | None) -> timedelta:
@@ -45,6 +72,9 @@ def failure_backoff(interval: timedelta, failures: int, retry_after: float | Non
 
 
 class Pipeline:
+    """Polls feeds: ``run_cycle`` for all at once (``once``), ``poll_feed`` for one (the
+    scheduler of ``run``). Call ``close()`` when done: it stops the parser processes."""
+
     def __init__(
         self,
         store: Store,
@@ -52,9 +82,13 @@ class Pipeline:
         rulebook: Callable[[], Rulebook],
         clock: Clock,
         backfill: timedelta = timedelta(hours=24),
-        workers: int = 8,
+        workers: int = 64,
         default_channel: str | None = None,
         metrics: Metrics | None = None,
+        *,
+        per_host: int = 8,
+        parse_processes: int | None = None,
+        batch_size: int = 50,
     ) -> None:
         self.default_channel = default_channel
         self.metrics = metrics or Metrics()
@@ -64,101 +98,203 @@ class Pipeline:
         self.clock = clock
         self.backfill = backfill
         self.workers = workers
+        self.batch_size = batch_size
+        self.hosts = HostLimiter(per_host)
+        self.parser = ParsePool(parse_processes)
+
+    def close(self) -> None:
+        self.parser.close()
+        self.fetcher.close()
+
+    # one feed (the scheduler) ----------------------------------------------------------------
 
     def poll_feed(self, feed: FeedSpec) -> FeedOutcome:
-        outcome = self._poll_feed(feed)
-        self.metrics.feed_polled(outcome.status, outcome.error.kind if outcome.error else None)
-        self.metrics.stories_new.inc(outcome.stories_new)
+        """Poll one feed unless it is backing off after failures (then ``deferred``)."""
+        now = self.clock()
+        state = self.store.feed_states([feed.url])[feed.url]
+        if state.deferred_at(now):
+            return FeedOutcome(
+                feed.url,
+                "deferred",
+                next_poll_at=state.next_poll_at,
+                failures=state.consecutive_failures,
+            )
+        (outcome,) = self._record([self._fetch(feed, state)])
         return outcome
 
-    def _poll_feed(self, feed: FeedSpec) -> FeedOutcome:
+    # every feed (a cycle) ---------------------------------------------------------------------
+
+    def run_cycle(self, feeds: Sequence[FeedSpec]) -> tuple[CycleReport, list[FeedOutcome]]:
+        started = self.clock()
+        states = self.store.feed_states(f.url for f in feeds)
+        done: queue.SimpleQueue[Polled] = queue.SimpleQueue()
+        outcomes: dict[str, FeedOutcome] = {}
+
+        def fetch(feed: FeedSpec) -> None:
+            done.put(self._fetch(feed, states[feed.url]))
+
+        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(feeds)))) as pool:
+            for feed in interleave_by_host(feeds):
+                pool.submit(fetch, feed)
+            batch: list[Polled] = []
+            for _ in feeds:
+                batch.append(done.get())
+                if len(batch) >= self.batch_size or done.empty():
+                    outcomes.update((o.url, o) for o in self._record(batch))
+                    batch = []
+            outcomes.update((o.url, o) for o in self._record(batch))
+        ordered = [outcomes[f.url] for f in feeds]
+        report = CycleReport(
+            started_at=started,
+            finished_at=self.clock(),
+            feeds_polled=len(ordered),
+            feeds_failed=sum(o.status == "failed" for o in ordered),
+            feeds_unchanged=sum(o.status == "unchanged" for o in ordered),
+            stories_new=sum(o.stories_new for o in ordered),
+            hits_new=sum(o.hits_new for o in ordered),
+        )
+        return report, ordered
+
+    # fetch and parse: polling threads ---------------------------------------------------------
+
+    def _fetch(self, feed: FeedSpec, state: FeedState) -> Polled:
+        """Fetch and parse one feed; never raises."""
         now = self.clock()
         try:
-            result = self.fetcher.fetch(feed.url, self.store.fetch_state(feed.url))
+            with self.hosts.slot(state.fetch_url):
+                result = self.fetcher.fetch(state.fetch_url, state.fetch_state)
             if result.not_modified:
-                self.store.record_poll_success(feed.url, result.state, now, now + feed.interval)
-                return FeedOutcome(feed.url, "unchanged")
-            stories = parse_feed(result, feed.url, now)
+                return Polled(feed, state, now, result)
+            stories = self.parser.parse(result, feed.url, now)
+            if feed.fulltext:
+                stories = self._with_full_text(stories, now)
+            return Polled(feed, state, now, result, tuple(stories))
         except FeedError as error:
-            return self._failed(feed, error, now)
-        except Exception as exc:  # a bug in one feed's handling must not stop the cycle
+            return Polled(feed, state, now, error=error)
+        except Exception as exc:  # a bug in one feed's handling must not stop the others
             log.exception("feed %s: unexpected error", feed.url)
-            return self._failed(feed, FeedError(feed.url, "internal", repr(exc)), now)
-        outcome = self._process_stories(feed, stories, now)
-        self.store.record_poll_success(
-            feed.url, result.state, now, now + feed.interval, outcome.stories_new
-        )
-        return outcome
+            return Polled(feed, state, now, error=FeedError(feed.url, "internal", repr(exc)))
 
-    def _failed(self, feed: FeedSpec, error: FeedError, now: datetime) -> FeedOutcome:
-        failures = self.store.record_poll_failure(
-            feed.url,
-            error,
-            now,
-            lambda count: failure_backoff(feed.interval, count, error.retry_after),
-        )
-        log.warning(
-            "feed failed",
-            extra={
-                "feed": feed.name or feed.url,
-                "url": feed.url,
-                "kind": error.kind,
-                "error": error.detail,
-                "failures": failures,
-            },
-        )
-        return FeedOutcome(feed.url, "failed", error=error)
-
-    def _process_stories(
-        self, feed: FeedSpec, stories: Sequence[Story], now: datetime
-    ) -> FeedOutcome:
-        saved = self.store.save_stories(stories, now)
-        rulebook = self.rulebook()
+    def _with_full_text(self, stories: Sequence[Story], now: datetime) -> list[Story]:
+        """New stories recent enough to alert get the text of their article page."""
         cutoff = now - self.backfill
-        hits_new = alerts_new = stories_new = 0
+        candidates = [s for s in stories if s.link and (s.published or now) >= cutoff]
+        known = self.store.known_story_ids(s.id for s in candidates)
+        wanted = [s for s in candidates if s.id not in known][:MAX_ARTICLES_PER_POLL]
+        texts: dict[str, str] = {}
+        for story in wanted:
+            link = story.link or ""
+            try:
+                with self.hosts.slot(link):
+                    texts[story.id] = self.fetcher.fetch_article(link)
+            except SanctionwatchError as error:
+                log.info("full text unavailable for %s: %s", link, error)
+        return [replace(s, content=texts[s.id]) if texts.get(s.id) else s for s in stories]
+
+    # record: one thread, a batch of feeds at a time -------------------------------------------
+
+    def _record(self, batch: Sequence[Polled]) -> list[FeedOutcome]:
+        if not batch:
+            return []
+        now = self.clock()
+        fetched = [p for p in batch if p.error is None and p.stories]
+        saved = self.store.save_stories([s for p in fetched for s in p.stories], now)
+        by_feed = {p.feed.url: p for p in batch}
+        found = self._match(saved, by_feed, now)
+        records = [self._poll_record(p, found.get(p.feed.url, (0, 0, 0))[0]) for p in batch]
+        states = self.store.record_polls(records)
+        outcomes = [
+            self._outcome(polled, states[polled.feed.url], found.get(polled.feed.url, (0, 0, 0)))
+            for polled in batch
+        ]
+        self.metrics.feeds_unhealthy.set(self.store.unhealthy_feeds())
+        return outcomes
+
+    def _match(
+        self, saved: Sequence[SavedStory], by_feed: dict[str, Polled], now: datetime
+    ) -> dict[str, tuple[int, int, int]]:
+        """Match new and changed stories, record hits; per feed: (new stories, hits, alerts)."""
+        rulebook = self.rulebook()
+        counts: dict[str, tuple[int, int, int]] = {}
         for entry in saved:
+            story = entry.story
+            stories_new, hits_new, alerts_new = counts.get(story.feed_url, (0, 0, 0))
             stories_new += entry.is_new
+            counts[story.feed_url] = (stories_new, hits_new, alerts_new)
             if not (entry.is_new or entry.changed):
                 continue
-            story = entry.story
-            if feed.fulltext and entry.is_new and story.link:
-                story = self._with_full_text(story)
-            hits = rulebook.match(story)
+            try:
+                hits = rulebook.match(story)
+            except Exception:
+                log.exception("matching story %s failed", story.id)
+                continue
             if not hits:
                 continue
-            recent = (story.published or now) >= cutoff
+            polled = by_feed.get(story.feed_url)
             alerting = [h for h in hits if h.alerts]
             quiet = [h for h in hits if not h.alerts]
             for hit in hits:
                 self.metrics.hits.labels(hit.rule_id, hit.category).inc()
-            for group, enqueue in ((alerting, recent), (quiet, False)):
+            for group, enqueue in ((alerting, self._may_alert(story, polled, now)), (quiet, False)):
                 if group:
                     new_hits, new_alerts = self.store.record_hits(
                         story, group, now, enqueue=enqueue, default_channel=self.default_channel
                     )
                     hits_new += new_hits
                     alerts_new += new_alerts
-        return FeedOutcome(feed.url, "ok", stories_new, hits_new, alerts_new)
+            counts[story.feed_url] = (stories_new, hits_new, alerts_new)
+        return counts
 
-    def _with_full_text(self, story: Story) -> Story:
-        try:
-            text = self.fetcher.fetch_article(story.link or "")
-        except SanctionwatchError as error:
-            log.info("full text unavailable for %s: %s", story.link, error)
-            return story
-        return replace(story, content=text) if text else story
+    def _may_alert(self, story: Story, polled: Polled | None, now: datetime) -> bool:
+        """Only stories published inside the backfill window alert; older ones are recorded
+        quietly. On a feed's first poll a story without a date is not known to be recent."""
+        if polled is not None and polled.first_poll and story.published == polled.polled_at:
+            return False
+        reference = polled.polled_at if polled is not None else now
+        return (story.published or reference) >= reference - self.backfill
 
-    def run_cycle(self, feeds: Sequence[FeedSpec]) -> tuple[CycleReport, list[FeedOutcome]]:
-        started = self.clock()
-        with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(feeds) or 1))) as pool:
-            outcomes = list(pool.map(self.poll_feed, feeds))
-        report = CycleReport(
-            started_at=started,
-            finished_at=self.clock(),
-            feeds_polled=len(outcomes),
-            feeds_failed=sum(o.status == "failed" for o in outcomes),
-            feeds_unchanged=sum(o.status == "unchanged" for o in outcomes),
-            stories_new=sum(o.stories_new for o in outcomes),
-            hits_new=sum(o.hits_new for o in outcomes),
+    def _poll_record(self, polled: Polled, stories_new: int) -> PollRecord:
+        feed, error = polled.feed, polled.error
+        if error is not None:
+            return PollRecord(
+                feed.url,
+                polled.polled_at,
+                error=error,
+                backoff=lambda count: failure_backoff(feed.interval, count, error.retry_after),
+            )
+        result = polled.result
+        assert result is not None
+        return PollRecord(
+            feed.url,
+            polled.polled_at,
+            next_poll_at=polled.polled_at + feed.interval,
+            state=result.state,
+            stories_seen=stories_new,
+            moved_to=result.permanent_url,
         )
-        return report, outcomes
+
+    def _outcome(
+        self, polled: Polled, state: FeedState, counts: tuple[int, int, int]
+    ) -> FeedOutcome:
+        feed, error = polled.feed, polled.error
+        count = state.consecutive_failures
+        if error is not None:
+            log.warning(
+                "feed failed",
+                extra={
+                    "feed": feed.name or feed.url,
+                    "url": feed.url,
+                    "kind": error.kind,
+                    "error": error.detail,
+                    "failures": count,
+                },
+            )
+            outcome = FeedOutcome(
+                feed.url, "failed", error=error, next_poll_at=state.next_poll_at, failures=count
+            )
+        else:
+            status = "unchanged" if polled.result and polled.result.not_modified else "ok"
+            outcome = FeedOutcome(feed.url, status, *counts, next_poll_at=state.next_poll_at)
+        self.metrics.feed_polled(outcome.status, error.kind if error else None)
+        self.metrics.stories_new.inc(outcome.stories_new)
+        return outcome

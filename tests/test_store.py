@@ -122,9 +122,12 @@ def test_feed_fetch_state_and_failures(store: Store) -> None:
     assert store.record_poll_failure(url, error, NOW, lambda n: timedelta(minutes=n)) == 1
     assert store.record_poll_failure(url, error, NOW, lambda n: timedelta(minutes=n)) == 2
     (health,) = store.feed_health()
+    assert health.healthy and health.consecutive_failures == 2
+    assert store.record_poll_failure(url, error, NOW, lambda n: timedelta(minutes=n)) == 3
+    (health,) = store.feed_health()
     assert not health.healthy
     assert health.last_error_kind == "timeout"
-    assert health.next_poll_at == NOW + timedelta(minutes=2)
+    assert health.next_poll_at == NOW + timedelta(minutes=3)
     assert store.fetch_state(url).etag == '"v1"'
 
 

@@ -31,6 +31,10 @@ class HitRecord:
     alert_status: str | None
 
 
+UNHEALTHY_AFTER = 3
+"""Consecutive failed polls after which a feed is reported unhealthy."""
+
+
 @dataclass(frozen=True)
 class FeedHealth:
     url: str
@@ -42,10 +46,12 @@ class FeedHealth:
     consecutive_failures: int
     next_poll_at: datetime | None
     stories_seen: int
+    moved_to: str | None = None
 
     @property
     def healthy(self) -> bool:
-        return self.consecutive_failures == 0
+        """False once the feed has failed ``UNHEALTHY_AFTER`` polls in a row."""
+        return self.consecutive_failures < UNHEALTHY_AFTER
 
 
 @dataclass(frozen=True)

@@ -1,41 +1,146 @@
-"""Per-feed fetch state and health."""
+"""Per-feed fetch state and health, read and written for many feeds at once."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from daemon.errors import FeedError
 from daemon.models import FetchState
-from daemon.store.base import FeedHealth, StoreBase
+from daemon.store.base import UNHEALTHY_AFTER, FeedHealth, StoreBase
 from daemon.store.tables import FeedRow
+
+Backoff = Callable[[int], timedelta]
+"""Delay before the next poll, given the number of consecutive failures so far."""
+
+_CHUNK = 500
+
+
+def chunks(items: Sequence[str], size: int = _CHUNK) -> Iterator[Sequence[str]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+@dataclass(frozen=True)
+class FeedState:
+    """What polling needs to know about a feed before fetching it."""
+
+    url: str
+    etag: str | None = None
+    last_modified: str | None = None
+    next_poll_at: datetime | None = None
+    consecutive_failures: int = 0
+    last_success_at: datetime | None = None
+    moved_to: str | None = None
+
+    @property
+    def fetch_state(self) -> FetchState:
+        return FetchState(etag=self.etag, last_modified=self.last_modified)
+
+    @property
+    def fetch_url(self) -> str:
+        """Where to fetch the feed: the URL it moved to for good, else its own."""
+        return self.moved_to or self.url
+
+    def deferred_at(self, now: datetime) -> bool:
+        """True while a failing feed is backing off (its next poll is still in the future)."""
+        return (
+            self.consecutive_failures > 0
+            and self.next_poll_at is not None
+            and now < self.next_poll_at
+        )
+
+
+@dataclass(frozen=True)
+class PollRecord:
+    """The outcome of one poll to record: ``error`` set for a failure, else a success."""
+
+    url: str
+    polled_at: datetime
+    next_poll_at: datetime | None = None
+    state: FetchState | None = None
+    stories_seen: int = 0
+    moved_to: str | None = None
+    error: FeedError | None = None
+    backoff: Backoff | None = None
+
+
+def _state(row: FeedRow) -> FeedState:
+    return FeedState(
+        url=row.url,
+        etag=row.etag,
+        last_modified=row.last_modified,
+        next_poll_at=row.next_poll_at,
+        consecutive_failures=row.consecutive_failures or 0,
+        last_success_at=row.last_success_at,
+        moved_to=row.moved_to,
+    )
+
+
+def _new_row(url: str, now: datetime) -> FeedRow:
+    return FeedRow(url=url, created_at=now, consecutive_failures=0, stories_seen=0)
 
 
 class FeedStore(StoreBase):
-    def fetch_state(self, feed_url: str) -> FetchState:
+    def feed_states(self, urls: Iterable[str]) -> dict[str, FeedState]:
+        """The state of every feed asked for (an empty state for a feed never polled)."""
+        wanted = list(dict.fromkeys(urls))
+        states = {url: FeedState(url) for url in wanted}
         with self._sessions() as session:
-            row = session.scalar(select(FeedRow).where(FeedRow.url == feed_url))
-            if row is None:
-                return FetchState()
-            return FetchState(etag=row.etag, last_modified=row.last_modified)
+            for part in chunks(wanted):
+                for row in session.scalars(select(FeedRow).where(FeedRow.url.in_(part))):
+                    states[row.url] = _state(row)
+        return states
 
-    def _feed_row(self, session: Session, feed_url: str, now: datetime) -> FeedRow:
-        row = session.scalar(select(FeedRow).where(FeedRow.url == feed_url))
-        if row is None:
-            row = FeedRow(url=feed_url, created_at=now, consecutive_failures=0, stories_seen=0)
-            session.add(row)
-            session.flush()
-        return row
+    def fetch_state(self, feed_url: str) -> FetchState:
+        return self.feed_states([feed_url])[feed_url].fetch_state
+
+    def _rows(self, session: Session, urls: Sequence[str], now: datetime) -> dict[str, FeedRow]:
+        rows: dict[str, FeedRow] = {}
+        for part in chunks(urls):
+            rows.update(
+                (row.url, row)
+                for row in session.scalars(select(FeedRow).where(FeedRow.url.in_(part)))
+            )
+        for url in urls:
+            if url not in rows:
+                rows[url] = _new_row(url, now)
+                session.add(rows[url])
+        return rows
 
     def sync_feeds(self, feeds: Iterable[tuple[str, str | None]], now: datetime) -> None:
         """Make sure every configured feed has a row (and its current name)."""
+        names = dict(feeds)
         with self._sessions.begin() as session:
-            for url, name in feeds:
-                row = self._feed_row(session, url, now)
-                row.name = name
+            rows = self._rows(session, list(names), now)
+            for url, name in names.items():
+                if rows[url].name != name:
+                    rows[url].name = name
+
+    def record_polls(self, records: Sequence[PollRecord]) -> dict[str, FeedState]:
+        """Record many polls in one transaction; returns each feed's state afterwards.
+
+        A success clears the error and stores the new validators, the next poll time, and the
+        URL the feed moved to for good (if it did); a failure keeps the validators and schedules
+        the next poll after ``backoff(consecutive failures)``.
+        """
+        if not records:
+            return {}
+        urls = list(dict.fromkeys(r.url for r in records))
+        with self._sessions.begin() as session:
+            rows = self._rows(session, urls, records[0].polled_at)
+            for record in records:
+                row = rows[record.url]
+                row.last_polled_at = record.polled_at
+                if record.error is None:
+                    _record_success(row, record)
+                else:
+                    _record_failure(row, record)
+            return {url: _state(rows[url]) for url in urls}
 
     def record_poll_success(
         self,
@@ -45,28 +150,24 @@ class FeedStore(StoreBase):
         next_poll_at: datetime,
         stories_seen: int = 0,
     ) -> None:
-        with self._sessions.begin() as session:
-            row = self._feed_row(session, feed_url, now)
-            row.etag, row.last_modified = state.etag, state.last_modified
-            row.last_polled_at = row.last_success_at = now
-            row.consecutive_failures = 0
-            row.last_error = row.last_error_kind = None
-            row.next_poll_at = next_poll_at
-            row.stories_seen = (row.stories_seen or 0) + stories_seen
+        self.record_polls([PollRecord(feed_url, now, next_poll_at, state, stories_seen)])
 
     def record_poll_failure(
-        self, feed_url: str, error: FeedError, now: datetime, backoff: Callable[[int], timedelta]
+        self, feed_url: str, error: FeedError, now: datetime, backoff: Backoff
     ) -> int:
         """Record a failed poll, next poll after ``backoff(consecutive failures)``; returns the
         number of consecutive failures so far."""
-        with self._sessions.begin() as session:
-            row = self._feed_row(session, feed_url, now)
-            row.last_polled_at = now
-            row.last_error = error.detail
-            row.last_error_kind = error.kind
-            row.consecutive_failures = (row.consecutive_failures or 0) + 1
-            row.next_poll_at = now + backoff(row.consecutive_failures)
-            return row.consecutive_failures
+        record = PollRecord(feed_url, now, error=error, backoff=backoff)
+        return self.record_polls([record])[feed_url].consecutive_failures
+
+    def unhealthy_feeds(self) -> int:
+        with self._sessions() as session:
+            count = session.scalar(
+                select(func.count())
+                .select_from(FeedRow)
+                .where(FeedRow.consecutive_failures >= UNHEALTHY_AFTER)
+            )
+            return int(count or 0)
 
     def feed_health(self) -> tuple[FeedHealth, ...]:
         with self._sessions() as session:
@@ -82,6 +183,29 @@ class FeedStore(StoreBase):
                     consecutive_failures=r.consecutive_failures or 0,
                     next_poll_at=r.next_poll_at,
                     stories_seen=r.stories_seen or 0,
+                    moved_to=r.moved_to,
                 )
                 for r in rows
             )
+
+
+def _record_success(row: FeedRow, record: PollRecord) -> None:
+    state = record.state or FetchState()
+    row.etag, row.last_modified = state.etag, state.last_modified
+    row.last_success_at = record.polled_at
+    row.consecutive_failures = 0
+    row.last_error = row.last_error_kind = None
+    row.next_poll_at = record.next_poll_at
+    row.stories_seen = (row.stories_seen or 0) + record.stories_seen
+    if record.moved_to:
+        row.moved_to = None if record.moved_to == row.url else record.moved_to
+
+
+def _record_failure(row: FeedRow, record: PollRecord) -> None:
+    error = record.error
+    assert error is not None
+    row.last_error = error.detail
+    row.last_error_kind = error.kind
+    row.consecutive_failures = (row.consecutive_failures or 0) + 1
+    delay = record.backoff(row.consecutive_failures) if record.backoff else timedelta(0)
+    row.next_poll_at = record.polled_at + delay

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from daemon.models import Hit, Story
 from daemon.store.base import (
@@ -16,58 +20,122 @@ from daemon.store.base import (
     match_json,
     row_hit,
     row_story,
-    story_row,
-    text_hash,
 )
+from daemon.store.feeds import chunks
 from daemon.store.tables import AlertRow, HitRow, StoryRow, StorySourceRow
 
 
+def story_digest(story: Story) -> str:
+    """What counts as a change of a story: its title or summary (full text fetched for a story
+    is not compared, so it cannot make every later poll look like an edit)."""
+    return hashlib.sha256(f"{story.title}\x00{story.summary}".encode()).hexdigest()
+
+
+def _fit(value: str | None, size: int) -> str | None:
+    return value[:size] if value is not None else None
+
+
+def _insert_values(story: Story, now: datetime) -> dict[str, Any]:
+    return {
+        "id": story.id,
+        "feed_url": story.feed_url[:2048],
+        "title": story.title,
+        "summary": story.summary,
+        "content": story.content,
+        "link": _fit(story.link, 2048),
+        "guid": _fit(story.guid, 2048),
+        "source": _fit(story.source, 512),
+        "language": _fit(story.language, 16),
+        "published_at": story.published or now,
+        "first_seen_at": now,
+        "text_hash": story_digest(story),
+    }
+
+
 class StoryStore(StoreBase):
+    def known_story_ids(self, ids: Iterable[str]) -> set[str]:
+        wanted = list(dict.fromkeys(ids))
+        known: set[str] = set()
+        with self._sessions() as session:
+            for part in chunks(wanted):
+                known.update(session.scalars(select(StoryRow.id).where(StoryRow.id.in_(part))))
+        return known
+
     def save_stories(self, stories: Sequence[Story], now: datetime) -> list[SavedStory]:
-        """Insert unseen stories, note extra sources, and tell which are new or changed."""
-        saved: list[SavedStory] = []
+        """Insert unseen stories and note every feed a story was seen in, in one transaction;
+        tell which stories are new and which changed their title or summary.
+
+        A story keeps the publication time it was first stored with: a feed without dates gives
+        the first-seen time once, not a new time on every poll."""
         if not stories:
-            return saved
+            return []
+        for attempt in range(3):
+            try:
+                with self._sessions.begin() as session:
+                    return self._save_stories(session, stories, now)
+            except IntegrityError:  # another writer stored some of these stories first
+                if attempt == 2:
+                    raise
+        return []
+
+    def _save_stories(
+        self, session: Session, stories: Sequence[Story], now: datetime
+    ) -> list[SavedStory]:
         unique = list({s.id: s for s in stories}.values())
-        with self._sessions.begin() as session:
-            existing = {
-                row.id: row
-                for row in session.scalars(
-                    select(StoryRow).where(StoryRow.id.in_([s.id for s in unique]))
+        ids = [s.id for s in unique]
+        stored: dict[str, tuple[str, datetime | None]] = {}
+        known_sources: set[tuple[str, str]] = set()
+        for part in chunks(ids):
+            stored.update(
+                (story_id, (digest, published))
+                for story_id, digest, published in session.execute(
+                    select(StoryRow.id, StoryRow.text_hash, StoryRow.published_at).where(
+                        StoryRow.id.in_(part)
+                    )
                 )
-            }
-            known_sources = {
+            )
+            known_sources.update(
                 (story_id, feed_url)
                 for story_id, feed_url in session.execute(
                     select(StorySourceRow.story_id, StorySourceRow.feed_url).where(
-                        StorySourceRow.story_id.in_([s.id for s in unique])
+                        StorySourceRow.story_id.in_(part)
                     )
                 )
+            )
+        saved: list[SavedStory] = []
+        fresh: list[dict[str, Any]] = []
+        changed: list[Story] = []
+        for story in unique:
+            if story.id not in stored:
+                fresh.append(_insert_values(story, now))
+                saved.append(
+                    SavedStory(replace(story, published=story.published or now), True, False)
+                )
+                continue
+            digest, published = stored[story.id]
+            kept = replace(story, published=published or story.published)
+            if digest != story_digest(story):
+                changed.append(story)
+            saved.append(SavedStory(kept, is_new=False, changed=digest != story_digest(story)))
+        if fresh:
+            session.execute(insert(StoryRow), fresh)
+        for story in changed:
+            values: dict[str, Any] = {
+                "title": story.title,
+                "summary": story.summary,
+                "text_hash": story_digest(story),
             }
-            for story in unique:
-                digest = text_hash(story)
-                row = existing.get(story.id)
-                if row is None:
-                    session.add(story_row(story, digest, now))
-                    saved.append(SavedStory(story, is_new=True, changed=False))
-                else:
-                    changed = row.text_hash != digest
-                    if changed:
-                        row.title, row.summary, row.content = (
-                            story.title,
-                            story.summary,
-                            story.content,
-                        )
-                        row.text_hash = digest
-                    published = row.published_at or story.published
-                    kept = row_story(row, published)
-                    saved.append(SavedStory(kept, is_new=False, changed=changed))
-                if (story.id, story.feed_url) not in known_sources:
-                    session.add(
-                        StorySourceRow(story_id=story.id, feed_url=story.feed_url, seen_at=now)
-                    )
-                    known_sources.add((story.id, story.feed_url))
-            session.flush()
+            if story.content:
+                values["content"] = story.content
+            session.execute(update(StoryRow).where(StoryRow.id == story.id).values(**values))
+        sources = [
+            {"story_id": s.id, "feed_url": s.feed_url[:2048], "seen_at": now}
+            for s in stories
+            if (s.id, s.feed_url) not in known_sources
+        ]
+        unique_sources = list({(r["story_id"], r["feed_url"]): r for r in sources}.values())
+        if unique_sources:
+            session.execute(insert(StorySourceRow), unique_sources)
         return saved
 
     def record_hits(

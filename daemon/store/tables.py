@@ -49,6 +49,7 @@ class FeedRow(Base):
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
     next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     stories_seen: Mapped[int] = mapped_column(Integer, default=0)
+    moved_to: Mapped[str | None] = mapped_column(String(2048))
 
 
 class StoryRow(Base):

@@ -1,0 +1,137 @@
+"""Concurrency for polling: feed parsing in worker processes (feedparser holds the GIL for about
+8 ms a feed) and a per-host limit on simultaneous requests."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import os
+import threading
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
+from datetime import datetime
+from urllib.parse import urlsplit
+
+from daemon.errors import FeedError
+from daemon.feeds.parser import parse_feed
+from daemon.models import FeedSpec, FetchResult, Story
+
+log = logging.getLogger(__name__)
+
+ParseAnswer = tuple[list[Story], None] | tuple[None, tuple[str, str]]
+
+
+def _parse_answer(result: FetchResult, feed_url: str, now: datetime) -> ParseAnswer:
+    """parse_feed for a worker process; errors come back as data (FeedError does not pickle)."""
+    try:
+        return parse_feed(result, feed_url, now), None
+    except FeedError as error:
+        return None, (error.kind, error.detail)
+    except Exception as exc:  # a parser bug on hostile input stays one feed's error
+        return None, ("internal", f"{type(exc).__name__}: {exc}")
+
+
+def _ready() -> bool:
+    return True
+
+
+def available_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class ParsePool:
+    """Parses feeds in ``processes`` spawned worker processes, started on first use and reused
+    until ``close()``. Bodies smaller than ``inline_below`` bytes are parsed in the calling thread,
+    where shipping them to a process would cost more than it saves; ``processes=0`` parses every
+    feed in the calling thread."""
+
+    def __init__(self, processes: int | None = None, inline_below: int = 4096) -> None:
+        self.processes = available_cores() if processes is None else processes
+        self.inline_below = inline_below
+        self._executor: ProcessPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    def _pool(self) -> ProcessPoolExecutor | None:
+        with self._lock:
+            if self._executor is None and not self._closed and self.processes > 0:
+                self._executor = ProcessPoolExecutor(
+                    self.processes, mp_context=multiprocessing.get_context("spawn")
+                )
+            return self._executor
+
+    def start(self) -> None:
+        """Start the worker processes now rather than on the first feed."""
+        pool = self._pool()
+        if pool is not None:
+            for future in [pool.submit(_ready) for _ in range(self.processes)]:
+                future.result()
+
+    def parse(self, result: FetchResult, feed_url: str, now: datetime) -> list[Story]:
+        """Stories of a fetched feed; raises FeedError like ``parse_feed``."""
+        pool = None if len(result.body or b"") < self.inline_below else self._pool()
+        if pool is None:
+            stories, problem = _parse_answer(result, feed_url, now)
+        else:
+            try:
+                stories, problem = pool.submit(_parse_answer, result, feed_url, now).result()
+            except BrokenProcessPool:
+                self._replace_broken(pool)
+                raise FeedError(feed_url, "internal", "the parser process died") from None
+            except RuntimeError:  # closed while this feed was waiting
+                stories, problem = _parse_answer(result, feed_url, now)
+        if problem is not None:
+            raise FeedError(feed_url, problem[0], problem[1])
+        return stories or []
+
+    def _replace_broken(self, broken: ProcessPoolExecutor) -> None:
+        with self._lock:
+            if self._executor is broken:
+                log.warning("a feed parser process died; starting new ones")
+                self._executor = None
+        broken.shutdown(wait=False, cancel_futures=True)
+
+    def close(self) -> None:
+        with self._lock:
+            executor, self._executor, self._closed = self._executor, None, True
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)
+
+
+def host_of(url: str) -> str:
+    return (urlsplit(url).hostname or "").lower()
+
+
+class HostLimiter:
+    """At most ``per_host`` requests at once to one host name, across all polling threads."""
+
+    def __init__(self, per_host: int) -> None:
+        self.per_host = max(1, per_host)
+        self._slots: dict[str, threading.BoundedSemaphore] = {}
+        self._lock = threading.Lock()
+
+    @contextmanager
+    def slot(self, url: str) -> Iterator[None]:
+        host = host_of(url)
+        with self._lock:
+            semaphore = self._slots.setdefault(host, threading.BoundedSemaphore(self.per_host))
+        with semaphore:
+            yield
+
+
+def interleave_by_host(feeds: Sequence[FeedSpec]) -> list[FeedSpec]:
+    """Feeds reordered round-robin across hosts, so that a host with many feeds does not hold
+    every worker waiting on its per-host limit while other hosts' feeds queue behind it."""
+    by_host: dict[str, list[FeedSpec]] = {}
+    for feed in feeds:
+        by_host.setdefault(host_of(feed.url), []).append(feed)
+    queues = list(by_host.values())
+    ordered: list[FeedSpec] = []
+    for depth in range(max((len(q) for q in queues), default=0)):
+        ordered.extend(q[depth] for q in queues if depth < len(q))
+    return ordered
