@@ -167,3 +167,29 @@ def injection_alert() -> Alert:
         ],
         66,
     )
+
+
+LEADER_RULE = dict(
+    rule_id="leader-gifts",
+    rule_title="Gifts between sanctioned leaders",
+    category="sanctioned_leader",
+    severity="medium",
+    channel="#sanctions-dprk",
+    references=("EU Regulation 2017/1509", "UNSCR 1718 (2006) para 8(a)(iii)"),
+)
+
+
+def multi_hit_alert() -> Alert:
+    """The founding story matched by two rules for one channel: the more severe one leads."""
+    founding = founding_alert(46)
+    title, summary = founding.story.title, founding.story.summary
+    leader = Hit(
+        matches=(
+            match("giver", "putin", "title", title, "Putin"),
+            match("giver", "vladimir putin", "summary", summary, "Vladimir Putin"),
+            match("receiver", "kim jong un", "summary", summary, "Kim Jong Un"),
+            match("gift", "gift*", "summary", summary, "gifted"),
+        ),
+        **LEADER_RULE,  # type: ignore[arg-type]
+    )
+    return Alert(46, founding.story, (leader, founding.hit), "#sanctions-dprk")

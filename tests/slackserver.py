@@ -4,7 +4,9 @@ Use ``server.api_url`` as slack_sdk ``WebClient(base_url=…)`` and ``server.web
 ``WebhookClient``. It answers as Slack does: HTTP 200 with ``{"ok": false, "error": …}`` for API
 errors, HTTP 429 with Retry-After when rate limited, Block Kit limits enforced, and it keeps
 every posted message for assertions. Faults are injected with ``rate_limit_next``,
-``rate_limit_above`` and ``fail_next``.
+``rate_limit_above`` and ``fail_next``; ``post_delay`` slows every chat.postMessage (half before
+the message is stored, half after, before the answer), so a client killed meanwhile may or may not
+have posted.
 """
 
 from __future__ import annotations
@@ -89,6 +91,7 @@ class SlackServer:
         self._faults: deque[tuple[int, float | None]] = deque()
         self._rate_limit: tuple[int, float] | None = None
         self._recent: deque[float] = deque()
+        self.post_delay = 0.0
         self._http = ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(self))
         self._http.daemon_threads = True
         self._thread = threading.Thread(
@@ -158,6 +161,14 @@ class SlackServer:
     def rate_limit_above(self, per_second: int, retry_after: float = 1) -> None:
         """Answer 429 to requests beyond ``per_second`` within any one-second window."""
         self._rate_limit = (per_second, retry_after)
+
+    def alert_ids(self) -> list[int]:
+        """The alert id carried in the metadata of every message posted through the API."""
+        return [
+            int(m.metadata["event_payload"]["alert_id"])
+            for m in self.messages
+            if m.metadata and "alert_id" in (m.metadata.get("event_payload") or {})
+        ]
 
     def messages_in(self, channel: str) -> list[PostedMessage]:
         found = self.channel(channel)
@@ -248,7 +259,9 @@ class SlackServer:
             or not isinstance(metadata.get("event_payload", {}), dict)
         ):
             raise ApiError("invalid_metadata_format")
+        time.sleep(self.post_delay / 2)
         posted = self._store(channel, params, via="api")
+        time.sleep(self.post_delay / 2)
         return {"channel": channel.id, "ts": posted.ts, "message": posted.as_slack(True)}
 
     def _api_conversations_join(self, params: dict[str, Any]) -> dict[str, Any]:

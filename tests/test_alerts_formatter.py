@@ -19,6 +19,7 @@ from alerts_stories import (
     injection_alert,
     korean_alert,
     match,
+    multi_hit_alert,
     russian_alert,
     title_only_alert,
 )
@@ -45,6 +46,7 @@ def snapshot_of(message: Message) -> dict:
         ("alert_title_only", title_only_alert),
         ("alert_russian", russian_alert),
         ("alert_korean", korean_alert),
+        ("alert_multi_hit", multi_hit_alert),
     ],
 )
 def test_block_kit_snapshot(name: str, make: object) -> None:
@@ -222,7 +224,12 @@ def test_metadata_carries_the_alert_identity() -> None:
     alert: Alert = korean_alert()
     assert format_alert(alert, NOW).metadata == {
         "event_type": "sanctionwatch_alert",
-        "event_payload": {"alert_id": 45, "story_id": "yna-aurus", "rule": "dprk-luxury-goods"},
+        "event_payload": {
+            "alert_id": 45,
+            "story_id": "yna-aurus",
+            "rule": "dprk-luxury-goods",
+            "rules": ["dprk-luxury-goods"],
+        },
     }
 
 
@@ -244,3 +251,65 @@ def test_console_sender_renders_an_alert_itself() -> None:
     stream = io.StringIO()
     ConsoleSender(stream).send_alert(title_only_alert(), "console", NOW)
     assert "N. Korea's [Kim] [receives] second [Aurus] from Putin" in stream.getvalue()
+
+
+def test_several_hits_make_one_message_led_by_the_most_severe() -> None:
+    message = format_alert(multi_hit_alert(), NOW)
+    header, story, snippet, matched, context = message.blocks
+    assert header["text"]["text"] == "🔴 HIGH · Luxury goods, Sanctioned leader"
+    assert story["text"]["text"].startswith(
+        "*Luxury goods supplied to North Korea* · *Gifts between sanctioned leaders*\n"
+    )
+    assert "*Vladimir Putin*" in snippet["text"]["text"]
+    assert "*Aurus*" in snippet["text"]["text"]
+    assert matched["text"]["text"].splitlines() == [
+        "*Matched*",
+        "• dprk-luxury-goods — dprk: *Kim Jong Un* · luxury: *Aurus*, *limousine* · "
+        "supply: *gifts*, *gifted*",
+        "• leader-gifts — giver: *Putin*, *Vladimir Putin* · receiver: *Kim Jong Un* · "
+        "gift: *gifted*",
+    ]
+    context_text = context["elements"][0]["text"]
+    assert context_text.startswith("Rules dprk-luxury-goods, leader-gifts · Alert 46 · ")
+    assert context_text.count("UNSCR 1718 (2006) para 8(a)(iii)") == 1
+    assert "EU Regulation 2017/1509" in context_text
+    assert message.metadata["event_payload"]["rules"] == ["dprk-luxury-goods", "leader-gifts"]
+    assert message.text.startswith(
+        "🔴 HIGH · Luxury goods, Sanctioned leader: Luxury goods supplied to North Korea (+1 more)"
+    )
+    validate_message(message.text, list(message.blocks))
+
+
+def test_console_lists_every_rule_of_a_multi_hit_alert() -> None:
+    text = format_console(multi_hit_alert(), NOW)
+    lines = text.splitlines()
+    assert lines[0] == (
+        "HIGH · Luxury goods, Sanctioned leader — Luxury goods supplied to North Korea"
+    )
+    assert lines[1] == "  also: Gifts between sanctioned leaders"
+    assert "  Matched (leader-gifts): giver: Putin, Vladimir Putin; receiver: Kim Jong Un; "
+    "gift: gifted" in lines
+    assert lines[-1].startswith("  Rules dprk-luxury-goods, leader-gifts · alert 46 · ")
+
+
+def test_injection_in_a_second_hit_is_escaped_too() -> None:
+    hostile = injection_alert()
+    second = replace(
+        hostile.hit,
+        rule_id="<!channel>",
+        rule_title="<!here> & <http://evil.example|x>",
+        references=("<@U123> & co",),
+        severity="low",
+    )
+    message = format_alert(replace(hostile, hits=(hostile.hit, second)), NOW)
+    for text in (message.text, json.dumps(message.blocks, ensure_ascii=False)):
+        for forbidden in ("<!channel>", "<!here>", "<@U", "<http://evil"):
+            assert forbidden not in text
+        assert not UNESCAPED_AMPERSAND.search(text.replace("&amp;", ""))
+
+
+def test_a_follow_up_names_the_alert_it_follows() -> None:
+    alert = replace(title_only_alert(), thread_of=42)
+    context = format_alert(alert, NOW).blocks[-1]["elements"][0]["text"]
+    assert "Alert 43 · Follow-up to alert 42" in context
+    assert "follow-up to alert 42" in format_console(alert, NOW)

@@ -52,6 +52,7 @@ def test_post_lands_in_the_channel_with_the_story_link(
             "alert_id": 42,
             "story_id": "https://example.com/world/putin-gifts-kim-aurus",
             "rule": "dprk-luxury-goods",
+            "rules": ["dprk-luxury-goods"],
         },
     }
     assert posted.params["unfurl_links"] is False

@@ -14,6 +14,8 @@ CONSOLE_CHANNEL = "console"
 
 
 class ConsoleSender:
+    can_look_back = False
+
     def __init__(self, stream: TextIO | None = None) -> None:
         self.stream = stream if stream is not None else sys.stdout
 
@@ -26,6 +28,11 @@ class ConsoleSender:
         except OSError as error:
             raise DeliveryError(destination, f"cannot write: {error}", permanent=False) from error
         return Delivery(destination, None)
+
+    def find_delivery(
+        self, channel: str, alert_id: int, oldest: datetime, thread_ts: str | None = None
+    ) -> Delivery | None:
+        return None
 
     def send_alert(self, alert: Alert, channel: str, now: datetime) -> Delivery:
         return self.send(format_alert(alert, now), channel, alert.thread_ts)

@@ -24,7 +24,7 @@ from daemon.alerts.text import (
     safe_url,
     truncate,
 )
-from daemon.models import Alert, Hit, Match, Story
+from daemon.models import SEVERITY_RANK, Alert, Hit, Match, Story
 
 METADATA_EVENT_TYPE = "sanctionwatch_alert"
 
@@ -39,6 +39,8 @@ TITLE_CHARS = 300
 RULE_TITLE_CHARS = 200
 OUTLET_CHARS = 100
 TERMS_PER_GROUP = 6
+MAX_RULE_TITLES = 600
+MAX_RULES_IN_METADATA = 20
 
 SEVERITY_EMOJI = {
     "critical": "🚨",
@@ -66,15 +68,16 @@ class Message:
 
 
 def format_alert(alert: Alert, now: datetime) -> Message:
-    story, hit = alert.story, alert.hit
+    """Block Kit for an alert with one or several hits; the most severe hit leads."""
+    story, hits = alert.story, ordered_hits(alert)
     blocks: list[dict[str, Any]] = [
-        {"type": "header", "text": {"type": "plain_text", "text": _header(hit), "emoji": True}},
-        _section(_story_text(story, hit, now)),
+        {"type": "header", "text": {"type": "plain_text", "text": _header(hits), "emoji": True}},
+        _section(_story_text(story, hits, now)),
     ]
-    snippet = _snippet_mrkdwn(story, hit)
+    snippet = _snippet_mrkdwn(story, hits)
     if snippet:
         blocks.append(_section(snippet))
-    matched = _matched_mrkdwn(hit)
+    matched = _matched_mrkdwn(hits)
     if matched:
         blocks.append(_section(matched))
     blocks.append(
@@ -84,33 +87,46 @@ def format_alert(alert: Alert, now: datetime) -> Message:
         }
     )
     return Message(
-        text=_fallback_text(story, hit),
+        text=_fallback_text(story, hits),
         blocks=tuple(blocks[:MAX_BLOCKS]),
         metadata={
             "event_type": METADATA_EVENT_TYPE,
-            "event_payload": {"alert_id": alert.id, "story_id": story.id, "rule": hit.rule_id},
+            "event_payload": {
+                "alert_id": alert.id,
+                "story_id": story.id,
+                "rule": hits[0].rule_id,
+                "rules": [hit.rule_id for hit in hits][:MAX_RULES_IN_METADATA],
+            },
         },
         console_text=format_console(alert, now),
     )
 
 
+def ordered_hits(alert: Alert) -> tuple[Hit, ...]:
+    """The most severe hit first, then the others by severity, ties in recorded order."""
+    return tuple(sorted(alert.hits, key=lambda hit: -SEVERITY_RANK.get(hit.severity.lower(), 0)))
+
+
 def format_console(alert: Alert, now: datetime) -> str:
-    story, hit = alert.story, alert.hit
+    story, hits = alert.story, ordered_hits(alert)
     lines = [
-        f"{_severity_label(hit)} · {_category_label(hit)} — "
-        + truncate(one_line(hit.rule_title), RULE_TITLE_CHARS),
-        "  " + truncate(one_line(story.title) or "(untitled story)", TITLE_CHARS),
+        f"{_severity_label(hits[0])} · {_categories_label(hits)} — "
+        + truncate(one_line(hits[0].rule_title), RULE_TITLE_CHARS),
     ]
+    lines += ["  also: " + truncate(one_line(hit.rule_title), RULE_TITLE_CHARS) for hit in hits[1:]]
+    lines.append("  " + truncate(one_line(story.title) or "(untitled story)", TITLE_CHARS))
     if story.link:
         lines.append("  " + truncate(one_line(story.link), 500))
     lines.append(f"  {_outlet(story)} · {_published(story, now)}")
-    snippet = _snippet_segments(story, hit)
+    snippet = _snippet_segments(story, _all_matches(hits))
     if snippet:
         lines.append("  “" + render_plain(snippet, SNIPPET_CHARS + 40) + "”")
-    terms = _terms_by_group(hit)
-    if terms:
-        lines.append("  Matched: " + "; ".join(f"{g}: {', '.join(ts)}" for g, ts in terms.items()))
-    lines.append("  " + _context_plain(alert))
+    for hit in hits:
+        terms = _terms_by_group(hit)
+        if terms:
+            label = "  Matched: " if len(hits) == 1 else f"  Matched ({one_line(hit.rule_id)}): "
+            lines.append(label + "; ".join(f"{g}: {', '.join(ts)}" for g, ts in terms.items()))
+    lines.append("  " + _context_plain(alert, hits))
     return "\n".join(lines) + "\n"
 
 
@@ -129,9 +145,15 @@ def relative_time(then: datetime, now: datetime) -> str:
     return f"in {amount}" if future else f"{amount} ago"
 
 
-def _header(hit: Hit) -> str:
-    emoji = SEVERITY_EMOJI.get(hit.severity.lower(), DEFAULT_SEVERITY_EMOJI)
-    return truncate(f"{emoji} {_severity_label(hit)} · {_category_label(hit)}", MAX_HEADER_TEXT)
+def _header(hits: tuple[Hit, ...]) -> str:
+    emoji = SEVERITY_EMOJI.get(hits[0].severity.lower(), DEFAULT_SEVERITY_EMOJI)
+    return truncate(
+        f"{emoji} {_severity_label(hits[0])} · {_categories_label(hits)}", MAX_HEADER_TEXT
+    )
+
+
+def _categories_label(hits: tuple[Hit, ...]) -> str:
+    return ", ".join(dict.fromkeys(_category_label(hit) for hit in hits))
 
 
 def _severity_label(hit: Hit) -> str:
@@ -150,13 +172,14 @@ def _section(text: str) -> dict[str, Any]:
     }
 
 
-def _story_text(story: Story, hit: Hit, now: datetime) -> str:
-    rule_title = escape_fit(one_line(hit.rule_title), RULE_TITLE_CHARS)
+def _story_text(story: Story, hits: tuple[Hit, ...], now: datetime) -> str:
+    titles = dict.fromkeys(escape_fit(one_line(h.rule_title), RULE_TITLE_CHARS) for h in hits)
+    rule_titles = join_within([f"*{title}*" for title in titles], " · ", MAX_RULE_TITLES)
     title = escape_fit(one_line(story.title) or "(untitled story)", TITLE_CHARS)
     url = safe_url(story.link)
     story_line = f"<{url}|{title}>" if url else title
     outlet = escape_fit(_outlet(story), OUTLET_CHARS)
-    return f"*{rule_title}*\n{story_line}\n{outlet} · {_published(story, now)}"
+    return f"{rule_titles}\n{story_line}\n{outlet} · {_published(story, now)}"
 
 
 def _outlet(story: Story) -> str:
@@ -181,17 +204,21 @@ def _as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _snippet_mrkdwn(story: Story, hit: Hit) -> str:
-    segments = _snippet_segments(story, hit)
+def _all_matches(hits: tuple[Hit, ...]) -> tuple[Match, ...]:
+    return tuple(match for hit in hits for match in hit.matches)
+
+
+def _snippet_mrkdwn(story: Story, hits: tuple[Hit, ...]) -> str:
+    segments = _snippet_segments(story, _all_matches(hits))
     if not segments:
         return ""
     return "> " + render_mrkdwn(segments, SNIPPET_CHARS * 3)
 
 
-def _snippet_segments(story: Story, hit: Hit) -> list[Segment]:
+def _snippet_segments(story: Story, matches: tuple[Match, ...]) -> list[Segment]:
     """The most telling passage: the body field with most matches, else the matched title."""
     spans_by_field = {
-        name: _spans(_field_text(story, name), hit.matches, name) for name in STORY_FIELDS
+        name: _spans(_field_text(story, name), matches, name) for name in STORY_FIELDS
     }
     body_fields = [name for name in ("summary", "content") if spans_by_field[name]]
     if body_fields:
@@ -302,16 +329,29 @@ def _terms_by_group(hit: Hit) -> dict[str, list[str]]:
     return {group: found[:TERMS_PER_GROUP] for group, found in terms.items() if found}
 
 
-def _matched_mrkdwn(hit: Hit) -> str:
-    terms = _terms_by_group(hit)
-    if not terms:
-        return ""
+def _groups_mrkdwn(hit: Hit, budget: int) -> str:
     parts = [
         f"{escape_mrkdwn(group)}: " + ", ".join(f"*{escape_mrkdwn(t)}*" for t in found)
-        for group, found in terms.items()
+        for group, found in _terms_by_group(hit).items()
     ]
-    prefix = "*Matched* — "
-    return prefix + join_within(parts, " · ", MAX_SECTION_TEXT - len(prefix))
+    return join_within(parts, " · ", budget)
+
+
+def _matched_mrkdwn(hits: tuple[Hit, ...]) -> str:
+    """The groups that matched: on one line for one rule, one line per rule for several."""
+    if len(hits) == 1:
+        if not _terms_by_group(hits[0]):
+            return ""
+        prefix = "*Matched* — "
+        return prefix + _groups_mrkdwn(hits[0], MAX_SECTION_TEXT - len(prefix))
+    lines = []
+    for hit in hits:
+        if _terms_by_group(hit):
+            rule = escape_fit(one_line(hit.rule_id), 200)
+            lines.append(f"• {rule} — " + _groups_mrkdwn(hit, MAX_SECTION_TEXT // len(hits)))
+    if not lines:
+        return ""
+    return "*Matched*\n" + join_within(lines, "\n", MAX_SECTION_TEXT - len("*Matched*\n"))
 
 
 def _references_mrkdwn(references: tuple[str, ...]) -> list[str]:
@@ -323,23 +363,36 @@ def _references_mrkdwn(references: tuple[str, ...]) -> list[str]:
     return rendered
 
 
+def _references(hits: tuple[Hit, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(reference for hit in hits for reference in hit.references))
+
+
+def _rules_label(hits: tuple[Hit, ...], limit: int) -> str:
+    ids = [truncate(one_line(hit.rule_id), limit) for hit in hits]
+    return ("Rule " if len(ids) == 1 else "Rules ") + ", ".join(ids)
+
+
 def _context_mrkdwn(alert: Alert) -> str:
-    parts = [f"Rule {escape_fit(one_line(alert.hit.rule_id), 200)}"]
-    parts += _references_mrkdwn(alert.hit.references)
-    parts.insert(1, f"Alert {alert.id}")
+    hits = ordered_hits(alert)
+    parts = [escape_fit(_rules_label(hits, 200), 1000), f"Alert {alert.id}"]
+    if alert.follow_up:
+        parts.append(f"Follow-up to alert {alert.thread_of}")
+    parts += _references_mrkdwn(_references(hits))
     return join_within(parts, " · ", MAX_CONTEXT_TEXT)
 
 
-def _context_plain(alert: Alert) -> str:
-    parts = [f"Rule {one_line(alert.hit.rule_id)}"]
-    parts += [one_line(reference) for reference in alert.hit.references]
-    parts.insert(1, f"alert {alert.id}")
+def _context_plain(alert: Alert, hits: tuple[Hit, ...]) -> str:
+    parts = [_rules_label(hits, 200), f"alert {alert.id}"]
+    if alert.follow_up:
+        parts.append(f"follow-up to alert {alert.thread_of}")
+    parts += [one_line(reference) for reference in _references(hits)]
     return " · ".join(parts)
 
 
-def _fallback_text(story: Story, hit: Hit) -> str:
+def _fallback_text(story: Story, hits: tuple[Hit, ...]) -> str:
     title = escape_fit(one_line(story.title) or "(untitled story)", TITLE_CHARS)
     url = safe_url(story.link)
     linked = f"<{url}|{title}>" if url else title
-    headline = escape_fit(f"{_header(hit)}: {one_line(hit.rule_title)}", 400)
+    more = f" (+{len(hits) - 1} more)" if len(hits) > 1 else ""
+    headline = escape_fit(f"{_header(hits)}: {one_line(hits[0].rule_title)}{more}", 400)
     return f"{headline} — {linked} ({escape_fit(_outlet(story), OUTLET_CHARS)})"

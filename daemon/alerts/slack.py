@@ -151,6 +151,8 @@ def _call(target: str, method: Callable[..., _Result], /, **arguments: Any) -> _
 class SlackSender:
     """Posts with a bot token through the Web API; returns the message ts for threading."""
 
+    can_look_back = True
+
     def __init__(
         self, token: str, base_url: str | None = None, timeout: float = DEFAULT_TIMEOUT
     ) -> None:
@@ -196,6 +198,17 @@ class SlackSender:
             ) == str(alert_id):
                 return str(message["ts"])
         return None
+
+    def find_delivery(
+        self, channel: str, alert_id: int, oldest: datetime, thread_ts: str | None = None
+    ) -> Delivery | None:
+        try:
+            ts = self.find_posted(channel, alert_id, oldest=oldest, thread_ts=thread_ts)
+        except DeliveryError as error:
+            if error.error in {"not_in_channel", "thread_not_found"}:
+                return None  # the bot cannot have posted there
+            raise
+        return Delivery(self.channel_id(channel), ts) if ts else None
 
     def channel_id(self, channel: str) -> str:
         """Resolve ``#name`` or ``name`` to a channel id (needed by join and history)."""
@@ -280,7 +293,10 @@ def _slack_ts(moment: datetime | float | str | None) -> str | None:
 
 
 class WebhookSender:
-    """Posts through an incoming webhook: the channel is fixed by the URL and no ts comes back."""
+    """Posts through an incoming webhook: the channel is fixed by the URL and no ts comes back,
+    so it can neither reply in a thread nor look for a message it posted before."""
+
+    can_look_back = False
 
     def __init__(self, url: str, timeout: float = DEFAULT_TIMEOUT) -> None:
         self.client = WebhookClient(url=url, timeout=timeout, retry_handlers=[])
@@ -300,3 +316,8 @@ class WebhookSender:
         raise classify_error(
             channel, response.status_code, error, _header(response.headers, "retry-after")
         )
+
+    def find_delivery(
+        self, channel: str, alert_id: int, oldest: datetime, thread_ts: str | None = None
+    ) -> Delivery | None:
+        return None
