@@ -29,6 +29,34 @@ def parse_duration(text: str | int | float, setting: str = "duration") -> timede
     return timedelta(seconds=seconds)
 
 
+SEVERITIES = ("low", "medium", "high", "critical")
+_CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
+
+
+def _keyed(raw: str | None, setting: str) -> tuple[tuple[str, str], ...]:
+    """``high`` or ``#arms=low,dprk-luxury-goods=6h,medium``: ``key=value`` entries, and one bare
+    value for everything not named (key ``*``)."""
+    entries: list[tuple[str, str]] = []
+    for part in (raw or "").split(","):
+        if not part.strip():
+            continue
+        key, sep, text = part.partition("=")
+        key, text = (key.strip(), text.strip()) if sep else ("*", key.strip())
+        if not key or not text:
+            raise ConfigError(setting, f"not 'name=value' or a bare value: {part.strip()!r}")
+        entries.append((key, text))
+    return tuple(entries)
+
+
+def _clock_time(raw: str | None, setting: str) -> tuple[int, int] | None:
+    if raw is None:
+        return None
+    found = _CLOCK_TIME.match(raw)
+    if not found:
+        raise ConfigError(setting, f"not a time of day HH:MM (UTC): {raw!r}")
+    return int(found.group(1)), int(found.group(2))
+
+
 @dataclass(frozen=True)
 class Settings:
     database_url: str = "sqlite:///sanctionwatch.db"
@@ -45,6 +73,11 @@ class Settings:
     retention: timedelta = timedelta(days=90)
     allow_private_addresses: bool = False
     log_format: str = "auto"
+    slack_min_severity: tuple[tuple[str, str], ...] = ()
+    quiet: tuple[tuple[str, timedelta], ...] = ()
+    slack_pace: timedelta = timedelta(seconds=1)
+    delivery_lease: timedelta = timedelta(minutes=2)
+    digest_at: tuple[int, int] | None = None
 
     @property
     def alert_mode(self) -> str:
@@ -100,6 +133,20 @@ class Settings:
         if log_format not in {"auto", "json", "text"}:
             raise ConfigError("SANCTIONWATCH_LOG_FORMAT", "must be auto, json or text")
 
+        severities = _keyed(
+            value("SANCTIONWATCH_SLACK_MIN_SEVERITY"), "SANCTIONWATCH_SLACK_MIN_SEVERITY"
+        )
+        for _channel, level in severities:
+            if level.lower() not in SEVERITIES:
+                raise ConfigError(
+                    "SANCTIONWATCH_SLACK_MIN_SEVERITY",
+                    f"unknown severity {level!r} (use {', '.join(SEVERITIES)})",
+                )
+        quiet = tuple(
+            (rule, parse_duration(text, "SANCTIONWATCH_QUIET"))
+            for rule, text in _keyed(value("SANCTIONWATCH_QUIET"), "SANCTIONWATCH_QUIET")
+        )
+
         return cls(
             database_url=value("SANCTIONWATCH_DATABASE_URL") or defaults.database_url,
             feeds_path=Path(value("SANCTIONWATCH_FEEDS") or defaults.feeds_path),
@@ -115,6 +162,11 @@ class Settings:
             retention=duration("SANCTIONWATCH_RETENTION", defaults.retention),
             allow_private_addresses=flag("SANCTIONWATCH_ALLOW_PRIVATE_ADDRESSES"),
             log_format=log_format,
+            slack_min_severity=tuple((k, v.lower()) for k, v in severities),
+            quiet=quiet,
+            slack_pace=duration("SANCTIONWATCH_SLACK_PACE", defaults.slack_pace),
+            delivery_lease=duration("SANCTIONWATCH_DELIVERY_LEASE", defaults.delivery_lease),
+            digest_at=_clock_time(value("SANCTIONWATCH_DIGEST_AT"), "SANCTIONWATCH_DIGEST_AT"),
         )
 
     def masked(self) -> dict[str, str]:

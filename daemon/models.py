@@ -113,6 +113,14 @@ class Alert:
     attempts: int = 0
     thread_ts: str | None = None
     created_at: datetime | None = None
+    status: str = "pending"
+    thread_of: int | None = None
+    sending_since: datetime | None = None
+
+    @property
+    def follow_up(self) -> bool:
+        """True when this alert joins the thread of an earlier alert."""
+        return self.thread_of is not None and self.thread_of != self.id
 
     @property
     def hit(self) -> Hit:

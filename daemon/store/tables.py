@@ -121,6 +121,11 @@ class AlertRow(Base):
     thread_ts: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    thread_of: Mapped[int | None] = mapped_column(Integer, index=True)
+    """The alert whose thread this one joins; its own id for a top-level alert; None until
+    the delivery worker has decided."""
+    sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    """When the first post was attempted: the start of the history searched on recovery."""
 
 
 class CycleRow(Base):
