@@ -159,8 +159,11 @@ class Deliverer:
             self.store.mark_suppressed(alert.id, reason)
             return "suppressed", None
         created = alert.created_at or self.clock()
+        same_channel = {alert.channel, channel}
+        if channel == self.default_channel:
+            same_channel.add(None)
         roots = self.store.thread_roots(
-            alert.channel, created - self.policy.thread_window, alert.id
+            list(same_channel), created - self.policy.thread_window, alert.id
         )
         root = find_thread_root(alert.story, roots, self.policy.title_similarity)
         if root is None:

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from daemon.models import Alert, Delivery, Hit
@@ -43,10 +43,15 @@ class OutboxStore(StoreBase):
         """Pending alerts not yet placed in a thread (or at the top level), oldest first."""
         return self._alerts([AlertRow.status == "pending", AlertRow.thread_of.is_(None)], limit)
 
-    def thread_roots(self, channel: str | None, since: datetime, before_id: int) -> list[Alert]:
-        """Top-level alerts in ``channel`` created since ``since`` that are, or will be, posted."""
-        same_channel = (
-            AlertRow.channel.is_(None) if channel is None else AlertRow.channel == channel
+    def thread_roots(
+        self, channels: Sequence[str | None], since: datetime, before_id: int
+    ) -> list[Alert]:
+        """Top-level alerts for any of ``channels`` (None: the default channel) created since
+        ``since`` that are, or will be, posted."""
+        named = [channel for channel in channels if channel is not None]
+        same_channel = or_(
+            AlertRow.channel.in_(named),
+            AlertRow.channel.is_(None) if None in channels else false(),
         )
         return self._alerts(
             [
