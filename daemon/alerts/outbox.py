@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from daemon.alerts.digest import format_digest
 from daemon.alerts.formatter import format_alert
 from daemon.alerts.routing import Routing
 from daemon.alerts.sender import Sender
@@ -145,6 +146,21 @@ class Deliverer:
         for alert in self.store.undecided_alerts(self.batch):
             report += self._tally(self._decide(alert)[0])
         return report
+
+    def send_digest(self, period: timedelta = timedelta(hours=24)) -> bool:
+        """Post the digest of the last ``period`` to the default channel; False if it failed."""
+        now = self.clock()
+        since = now - period
+        digest = format_digest(self.store.hits_since(since), self.store.feed_health(), since, now)
+        if self.default_channel is None and self.channel_required:
+            log.error("digest not sent: SANCTIONWATCH_SLACK_CHANNEL is not set")
+            return False
+        try:
+            self.sender.send(digest, self.default_channel or "")
+        except DeliveryError as error:
+            log.error("digest not sent", extra={"error": error.error})
+            return False
+        return True
 
     # one alert ----------------------------------------------------------------------------------
 
