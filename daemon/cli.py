@@ -227,6 +227,9 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGHUP, lambda _signum, _frame: service.reload_requested.set())
     service.start()
+    if settings.digest_at is not None:
+        hour, minute = settings.digest_at
+        service.scheduler.daily(runtime.deliverer.send_digest, "digest", hour, minute)
     while not service.stop_requested.wait(0.5):
         pass
     if not service.stop():
