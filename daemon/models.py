@@ -62,6 +62,8 @@ class Story:
     language: str | None = None
     guid: str | None = None
     source: str | None = None
+    undated: bool = False
+    """The feed gave no usable date: ``published`` is the time the story was first seen."""
 
 
 @dataclass(frozen=True)

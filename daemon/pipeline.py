@@ -248,7 +248,7 @@ class Pipeline:
     def _may_alert(self, story: Story, polled: Polled | None, now: datetime) -> bool:
         """Only stories published inside the backfill window alert; older ones are recorded
         quietly. On a feed's first poll a story without a date is not known to be recent."""
-        if polled is not None and polled.first_poll and story.published == polled.polled_at:
+        if polled is not None and polled.first_poll and story.undated:
             return False
         reference = polled.polled_at if polled is not None else now
         return (story.published or reference) >= reference - self.backfill

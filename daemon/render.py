@@ -83,14 +83,20 @@ def feeds_table(feeds: Sequence[FeedHealth], now: datetime, configured: set[str]
     for column in ("feed", "health", "last success", "last error", "next poll", "stories"):
         table.add_column(column, overflow="fold")
     for feed in feeds:
-        health = "ok" if feed.healthy else f"failing ×{feed.consecutive_failures}"
+        health = "ok"
+        if feed.consecutive_failures:
+            state = "failing" if feed.healthy else "UNHEALTHY, failing"
+            health = f"{state} ×{feed.consecutive_failures}"
         if feed.last_polled_at is None:
             health = "not polled yet"
         if configured is not None and feed.url not in configured:
             health += " (not in feed list)"
         error = f"{feed.last_error_kind}: {feed.last_error}" if feed.last_error else "-"
+        label = f"{feed.name or ''}\n{feed.url}" if feed.name else feed.url
+        if feed.moved_to:
+            label += f"\nmoved to {feed.moved_to} (update the feed list)"
         table.add_row(
-            f"{feed.name or ''}\n{feed.url}" if feed.name else feed.url,
+            label,
             health,
             _when(feed.last_success_at, now),
             error,
@@ -124,8 +130,9 @@ def render_status(report: StatusReport, fmt: str, out: TextIO, now: datetime) ->
         out.write(json.dumps(data, ensure_ascii=False, default=_json_default, indent=2) + "\n")
         return
     console = _console(out)
-    failing = sum(not f.healthy for f in report.feeds)
-    console.print(f"feeds: {len(report.feeds)} ({failing} failing)")
+    unhealthy = sum(not f.healthy for f in report.feeds)
+    failing = sum(f.consecutive_failures > 0 for f in report.feeds)
+    console.print(f"feeds: {len(report.feeds)} ({failing} failing, {unhealthy} unhealthy)")
     outbox = ", ".join(f"{k} {v}" for k, v in sorted(report.outbox.items()))
     console.print(f"outbox: {outbox}")
     cycle = report.last_cycle

@@ -1,5 +1,6 @@
 """A real HTTP server on 127.0.0.1 for feed tests: registered routes, conditional GET, gzip,
-faults (hang, trickle, reset, endless or huge bodies, redirects) and a log of every request.
+faults (hang, trickle, reset, endless or huge bodies, redirects), a latency per route, and a log
+of every request.
 
 Use the ``feed_server`` fixture, or ``with FeedServer() as server:``.
 """
@@ -13,6 +14,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +39,7 @@ class Route:
     headers: tuple[tuple[str, str], ...] = ()
     fault: str | None = None
     location: str | None = None
+    delay: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,12 @@ class _Handler(BaseHTTPRequestHandler):
             )
         )
         route = owner.route_for(self.path.split("?", 1)[0])
+        with owner.in_flight():
+            if route is not None and route.delay:
+                owner.stopping.wait(route.delay)
+            self._answer(route)
+
+    def _answer(self, route: Route | None) -> None:
         if route is None:
             self._send(404, b"not found", "text/plain", ())
         elif route.fault is not None:
@@ -184,6 +193,9 @@ class FeedServer:
         self._routes: dict[str, Route] = {}
         self._requests: list[RecordedRequest] = []
         self._lock = threading.Lock()
+        self._active = 0
+        self.most_at_once = 0
+        """The largest number of requests the server was answering at the same time."""
         self.stopping = threading.Event()
         self._server = _Server((host, 0), _Handler)
         self._server.owner = self
@@ -245,6 +257,17 @@ class FeedServer:
     def route_for(self, path: str) -> Route | None:
         with self._lock:
             return self._routes.get(path)
+
+    @contextmanager
+    def in_flight(self) -> Iterator[None]:
+        with self._lock:
+            self._active += 1
+            self.most_at_once = max(self.most_at_once, self._active)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._active -= 1
 
     def record(self, request: RecordedRequest) -> None:
         with self._lock:

@@ -97,9 +97,7 @@ def _to_story(
         return None
     guid = entry.get("id") if isinstance(entry.get("id"), str) else None
     guid = guid.strip() if guid and guid.strip() else None
-    published = (
-        _utc(dict.get(entry, "published_parsed")) or _utc(dict.get(entry, "updated_parsed")) or now
-    )
+    published = _utc(dict.get(entry, "published_parsed")) or _utc(dict.get(entry, "updated_parsed"))
     return Story(
         id=story_id(guid, link, title, summary or content),
         feed_url=feed_url,
@@ -107,7 +105,8 @@ def _to_story(
         summary=summary,
         content=content,
         link=link,
-        published=published,
+        published=published or now,
+        undated=published is None,
         language=_language(
             _detail_language(entry, "title_detail", "summary_detail"), entry.get("language")
         )
