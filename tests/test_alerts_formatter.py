@@ -287,8 +287,10 @@ def test_console_lists_every_rule_of_a_multi_hit_alert() -> None:
         "HIGH · Luxury goods, Sanctioned leader — Luxury goods supplied to North Korea"
     )
     assert lines[1] == "  also: Gifts between sanctioned leaders"
-    assert "  Matched (leader-gifts): giver: Putin, Vladimir Putin; receiver: Kim Jong Un; "
-    "gift: gifted" in lines
+    assert (
+        "  Matched (leader-gifts): giver: Putin, Vladimir Putin; receiver: Kim Jong Un; "
+        "gift: gifted"
+    ) in lines
     assert lines[-1].startswith("  Rules dprk-luxury-goods, leader-gifts · alert 46 · ")
 
 
