@@ -140,7 +140,9 @@ def parse_feed(result: FetchResult, feed_url: str, now: datetime) -> list[Story]
     if _looks_like_html(body, content_type):
         raise FeedError(feed_url, "not_a_feed", f"got an HTML page ({content_type or 'no type'})")
     try:
-        document = feedparser.parse(body, response_headers=headers, sanitize_html=False)
+        document = feedparser.parse(
+            body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
+        )
     except Exception as exc:  # feedparser promises not to raise, but is fed hostile input
         raise FeedError(feed_url, "parse", f"{type(exc).__name__}: {exc}") from exc
     entries = document.get("entries") or []

@@ -48,7 +48,21 @@ class _TextCollector(HTMLParser):
             self.pieces.append(data)
 
 
+_NEEDS_FULL_PARSER = re.compile(
+    r"<!|<\?|<(?:script|style|template|noscript|iframe|object)\b|<[A-Za-z][^>]*$", re.I
+)
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9]*)\b[^>]*>")
+
+
+def _tag_as_text(found: re.Match[str]) -> str:
+    return "\n" if found.group(1).lower() in _BLOCK_TAGS else ""
+
+
 def _strip_tags(fragment: str) -> str:
+    """Tags dropped, block tags turned into line breaks, entities decoded. Plain tag soup, the
+    common case in feeds, takes a fast path; comments, CDATA, scripts and styles the HTML parser."""
+    if not _NEEDS_FULL_PARSER.search(fragment):
+        return html.unescape(_TAG.sub(_tag_as_text, fragment))
     collector = _TextCollector()
     collector.feed(fragment)
     collector.close()

@@ -117,8 +117,9 @@ class StoryStore(StoreBase):
             if digest != story_digest(story):
                 changed.append(story)
             saved.append(SavedStory(kept, is_new=False, changed=digest != story_digest(story)))
+        connection = session.connection()
         if fresh:
-            session.execute(insert(StoryRow), fresh)
+            connection.execute(insert(StoryRow.__table__), fresh)
         for story in changed:
             values: dict[str, Any] = {
                 "title": story.title,
@@ -135,7 +136,7 @@ class StoryStore(StoreBase):
         ]
         unique_sources = list({(r["story_id"], r["feed_url"]): r for r in sources}.values())
         if unique_sources:
-            session.execute(insert(StorySourceRow), unique_sources)
+            connection.execute(insert(StorySourceRow.__table__), unique_sources)
         return saved
 
     def record_hits(
