@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from itertools import product
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from daemon.rules.condition import (
     ConditionError,
     Group,
     Not,
+    compile_condition,
     evaluate,
     group_names,
     parse_condition,
@@ -124,3 +126,30 @@ def test_evidence_is_only_from_windows_that_satisfy_the_condition(tmp_path: Path
     rulebook = load_rulebook(write_rules(tmp_path, {"r.yaml": _rule("sentence")}))
     (hit,) = rulebook.match(story("alpha here.", "Later alpha beta."))
     assert [(m.field, m.text) for m in hit.matches] == [("summary", "alpha"), ("summary", "beta")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "a",
+        "a and b and c and not d",
+        "a and (b or (c and d)) and not (d or e)",
+        "((a and b) or c) and not e",
+        "(a or (b and (c or d or (e and not a)))) and not e",
+        "2 of (a, b or c, not d, e)",
+        "a or not not b",
+        "not (a and b) and c",
+        "a and not (b and not c)",
+    ],
+)
+def test_compiled_condition_agrees_with_evaluate_everywhere(text: str) -> None:
+    expr = parse_condition(text)
+    names = "abcde"
+    bits = {name: 1 << index for index, name in enumerate(names)}
+    test = compile_condition(expr, bits)
+    for window_flags, story_flags in product(product((0, 1), repeat=5), repeat=2):
+        window = {name for name, on in zip(names, window_flags, strict=True) if on}
+        in_story = {name for name, on in zip(names, story_flags, strict=True) if on}
+        window_bits = sum(bits[name] for name in window)
+        story_bits = sum(bits[name] for name in in_story)
+        assert test(window_bits, story_bits) == evaluate(expr, window, in_story), (window, in_story)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 
 import pytest
@@ -121,3 +122,15 @@ def test_prefix_on_any_word_of_a_phrase(
     rulebook = load_rulebook(write_rules(tmp_path, {"r.yaml": rule}))
     texts = [m.text for hit in rulebook.match(story(title)) for m in hit.matches]
     assert texts == ([found] if found else [])
+
+
+def test_loading_leaves_the_garbage_collector_as_it_was(tmp_path: Path) -> None:
+    assert gc.isenabled()
+    load_rulebook(dprk_rules(tmp_path))
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        load_rulebook(tmp_path)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from daemon.rules.normalize import fold, fold_term
+from daemon.rules.normalize import fold, fold_term, strip_markup
 
 
 @pytest.mark.parametrize(
@@ -67,3 +67,15 @@ def test_sentences_split_on_latin_cjk_and_arabic_punctuation() -> None:
 def test_tokens_count_cjk_characters_as_words() -> None:
     folded = fold("普京 gifts 金正恩")
     assert folded.word_count == 2 + 1 + 3
+
+
+def test_every_clean_character_maps_back_to_what_it_came_from() -> None:
+    original = "<p>Kim&nbsp;Jong&#45;un</p><b>Aurus</b> &amp; more &xyzw; end"
+    clean = strip_markup(original)
+    assert clean.text == "\n\nKim\xa0Jong-un\n\n Aurus  & more &xyzw; end"
+    for index, char in enumerate(clean.text):
+        start, end = clean.original_span(index, index + 1)
+        piece = original[start:end]
+        assert piece == char or piece[0] in "<&", (index, char, piece)
+    assert clean.original_span(2, 13) == (3, 23)
+    assert original[3:23] == "Kim&nbsp;Jong&#45;un"

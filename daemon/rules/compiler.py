@@ -7,10 +7,13 @@ group) that wrote it, so the cost of a scan depends on the text, not on the numb
 
 from __future__ import annotations
 
+import gc
 import re
-from collections.abc import Iterable
-from dataclasses import dataclass
+import threading
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from functools import lru_cache
+from typing import NamedTuple
 
 import ahocorasick
 import re2
@@ -24,12 +27,40 @@ _ARABIC_PREFIX = re.compile("[وف]?(?:[بك]?ال|لل|[بلك])?")
 _FIRST_CJK, _LAST_CJK, _FIRST_ARABIC, _LAST_CYRILLIC, _LAST_HANGUL = 1, 2, 4, 8, 16
 
 
+class _CollectorPause:
+    """Nested, thread-safe pauses of the cyclic garbage collector."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._was_enabled = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if not self._depth:
+                self._was_enabled = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if not self._depth and self._was_enabled:
+                    gc.enable()
+
+
+collector_paused = _CollectorPause()
+"""Loading a big term list creates hundreds of thousands of small objects, none in a cycle; the
+cyclic collector would walk them again and again, which took over half of the compile time."""
+
+
 class TermError(ValueError):
     """A term or regex that cannot be used."""
 
 
-@dataclass(frozen=True)
-class TermUse:
+class TermUse(NamedTuple):
     """One source (a list or a rule's group) that wrote a term; ``rest`` holds the words after
     the key, each (folded word, is a prefix, script flags)."""
 
@@ -38,8 +69,7 @@ class TermUse:
     rest: tuple[tuple[str, bool, int], ...] = ()
 
 
-@dataclass(frozen=True)
-class TermHit:
+class TermHit(NamedTuple):
     """A term found in one field's folded text: folded [start, end), original span if known."""
 
     source: int
@@ -49,8 +79,7 @@ class TermHit:
     original: tuple[int, int] | None = None
 
 
-@dataclass(frozen=True)
-class ParsedTerm:
+class ParsedTerm(NamedTuple):
     """A term split for the automaton: ``key`` runs up to the first word written with ``*``
     (``prefix`` says whether it ends in one); the words after it are checked after a key hit."""
 
@@ -65,6 +94,11 @@ _STAR_AT_WORD_END = re.compile(r"\*(?=\s|$)")
 @lru_cache(maxsize=262_144)
 def parse_term(written: str) -> ParsedTerm:
     """Fold a term and find its prefix words (``word*``); raises TermError."""
+    if "*" not in written:
+        key = fold_term(written)
+        if not key:
+            raise TermError(f"term {written!r} has no letters or digits")
+        return ParsedTerm(key, False)
     segments = _STAR_AT_WORD_END.split(written.strip())
     words: list[tuple[str, bool]] = []
     for index, segment in enumerate(segments):
@@ -103,16 +137,21 @@ def compile_regex(pattern: str) -> re2._Regexp:
 
 
 def _flags(key: str) -> int:
+    return _edge_flags(key[0], key[-1])
+
+
+@lru_cache(maxsize=65_536)
+def _edge_flags(first: str, last: str) -> int:
     flags = 0
-    if is_cjk(key[0]):
+    if is_cjk(first):
         flags |= _FIRST_CJK
-    if is_cjk(key[-1]):
+    if is_cjk(last):
         flags |= _LAST_CJK
-    if is_arabic(key[0]):
+    if is_arabic(first):
         flags |= _FIRST_ARABIC
-    if is_cyrillic(key[-1]):
+    if is_cyrillic(last):
         flags |= _LAST_CYRILLIC
-    if is_hangul(key[-1]):
+    if is_hangul(last):
         flags |= _LAST_HANGUL
     return flags
 
@@ -177,26 +216,30 @@ class TermMatcher:
     def __init__(
         self, terms: Iterable[tuple[int, str]], regexes: Iterable[tuple[int, str]] = ()
     ) -> None:
-        exact: dict[str, list[TermUse]] = {}
-        prefix: dict[str, list[TermUse]] = {}
+        exact: dict[str, dict[int, str]] = {}
+        prefix: dict[str, dict[tuple[int, tuple[tuple[str, bool, int], ...]], TermUse]] = {}
         for source, written in terms:
-            parsed = parse_term(written)
-            rest = tuple((word, star, _flags(word)) for word, star in parsed.rest)
-            uses = (prefix if parsed.prefix else exact).setdefault(parsed.key, [])
-            if all(use.source != source or use.rest != rest for use in uses):
-                uses.append(TermUse(source, written, rest))
-        self.key_count = len(exact.keys() | prefix.keys())
-        self._automaton: ahocorasick.Automaton | None = None
-        if self.key_count:
-            automaton = ahocorasick.Automaton()
-            for key in exact.keys() | prefix.keys():
-                value = (
-                    len(key),
-                    _flags(key),
-                    tuple(exact.get(key, ())),
-                    tuple(prefix.get(key, ())),
+            key, is_prefix, words = parse_term(written)
+            if is_prefix:
+                rest = tuple((word, star, _flags(word)) for word, star in words)
+                prefix.setdefault(key, {}).setdefault(
+                    (source, rest), TermUse(source, written, rest)
                 )
-                automaton.add_word(key, value)
+            else:
+                sources = exact.get(key)
+                if sources is None:
+                    exact[key] = {source: written}
+                elif source not in sources:
+                    sources[source] = written
+        keys = exact.keys() | prefix.keys()
+        self.key_count = len(keys)
+        self._automaton: ahocorasick.Automaton | None = None
+        if keys:
+            automaton = ahocorasick.Automaton()
+            for key in keys:
+                exact_uses = tuple(exact[key].items()) if key in exact else ()
+                prefix_uses = tuple(prefix[key].values()) if key in prefix else ()
+                automaton.add_word(key, (len(key), _flags(key), exact_uses, prefix_uses))
             automaton.make_automaton()
             self._automaton = automaton
         self._regexes = [(source, pattern, compile_regex(pattern)) for source, pattern in regexes]
@@ -205,15 +248,19 @@ class TermMatcher:
         """Every term occurrence in the folded text (and every regex match in its clean text)."""
         hits: list[TermHit] = []
         text = folded.text
+        size = len(text)
         if self._automaton is not None and text:
             for last, (length, flags, exact, prefix) in self._automaton.iter(text):
                 start = last - length + 1
-                if not _left_ok(text, start, flags):
+                if start and text[start - 1] != " " and not _left_ok(text, start, flags):
                     continue
                 if exact:
-                    end = _exact_end(text, last + 1, flags)
+                    end: int | None = last + 1
+                    if end != size and text[end] != " ":
+                        end = _exact_end(text, last + 1, flags)
                     if end is not None:
-                        hits.extend(TermHit(use.source, use.written, start, end) for use in exact)
+                        for source, written in exact:
+                            hits.append(TermHit(source, written, start, end))
                 if prefix:
                     end = last + 1 if flags & _LAST_CJK else _word_end(text, last + 1)
                     for use in prefix:

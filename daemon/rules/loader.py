@@ -9,7 +9,7 @@ from typing import Any
 
 from daemon.errors import RuleProblem
 from daemon.models import Story
-from daemon.rules.compiler import TermError, compile_regex, parse_term
+from daemon.rules.compiler import TermError, collector_paused, compile_regex, parse_term
 from daemon.rules.condition import (
     ConditionError,
     evaluate,
@@ -61,6 +61,11 @@ def _hidden(relative: Path) -> bool:
 
 def load_catalog(root: Path) -> tuple[Catalog, list[RuleProblem]]:
     """Read and validate everything under ``root``; returns what loaded and every problem."""
+    with collector_paused():
+        return _load_catalog(root)
+
+
+def _load_catalog(root: Path) -> tuple[Catalog, list[RuleProblem]]:
     problems: list[RuleProblem] = []
     if not root.exists():
         return Catalog((), {}), [RuleProblem(str(root), 1, "no such file or folder")]

@@ -1,65 +1,133 @@
-"""The compiled rulebook: one scan of each field, then every rule's condition over its windows."""
+"""The compiled rulebook: one scan of each field, then the rules whose condition can hold.
+
+A rule is looked at only when a term source of one of its positive groups was found; its
+condition is first tried on the whole story (bit sets of groups, no positions needed), and only
+when it holds there are sentence or word positions worked out and its windows tried.
+"""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from daemon.models import Match, Story
-from daemon.rules.compiler import TermHit, TermMatcher
-from daemon.rules.condition import evaluate
+from daemon.rules.compiler import TermHit, TermMatcher, collector_paused
+from daemon.rules.condition import GroupTest, compile_condition
 from daemon.rules.model import FIELDS, Catalog, Rule, RuleHit, TermList, TermSource
 from daemon.rules.normalize import FoldedText, fold
 
+_FIELD_BIT = {field: 1 << index for index, field in enumerate(FIELDS)}
+_Evidence = tuple[tuple[int, int, str, int], str, int, TermHit]
+"""(sort key, group, field index, hit)"""
+
 
 @dataclass(frozen=True)
-class _Found:
-    """A term hit placed in the story: field, sentence and word position across fields."""
+class _GroupPlan:
+    name: str
+    bit: int
+    sources: tuple[int, ...]
+    field_mask: int
 
-    field: str
-    hit: TermHit
-    sentence: int
-    word: int
+
+@dataclass(frozen=True)
+class _RulePlan:
+    """A rule prepared for matching: its groups as bits and its condition compiled over them."""
+
+    index: int
+    rule: Rule
+    groups: tuple[_GroupPlan, ...]
+    positive: tuple[_GroupPlan, ...]
+    positive_mask: int
+    test: GroupTest
+
+
+def _plan(index: int, rule: Rule) -> _RulePlan:
+    bits = {name: 1 << number for number, name in enumerate(rule.groups)}
+    groups = {
+        name: _GroupPlan(
+            name,
+            bits[name],
+            tuple(dict.fromkeys(group.sources)),
+            sum(_FIELD_BIT[field] for field in set(group.fields)),
+        )
+        for name, group in rule.groups.items()
+    }
+    positive = tuple(groups[name] for name in rule.positive_groups if name in groups)
+    return _RulePlan(
+        index,
+        rule,
+        tuple(groups.values()),
+        positive,
+        sum(group.bit for group in positive),
+        compile_condition(rule.condition, bits),
+    )
 
 
 class _StoryScan:
-    """The term hits of one story, with positions that windows can compare across fields."""
+    """The term hits of one story by source; positions across fields are worked out on demand."""
 
-    def __init__(self, story: Story, matcher: TermMatcher, needs_words: bool) -> None:
-        self.folded: dict[str, FoldedText] = {}
-        self.by_source: dict[int, list[_Found]] = defaultdict(list)
-        scanned: list[tuple[str, FoldedText, list[TermHit]]] = []
-        for field in FIELDS:
+    def __init__(self, story: Story, matcher: TermMatcher) -> None:
+        self.folded: list[FoldedText | None] = []
+        self.by_source: dict[int, list[tuple[int, TermHit]]] = {}
+        self.source_fields: dict[int, int] = {}
+        for index, field in enumerate(FIELDS):
             value = getattr(story, field) or ""
-            if value and not value.isspace():
-                folded = fold(value)
-                self.folded[field] = folded
-                scanned.append((field, folded, matcher.scan(folded)))
-        sentence_offset = word_offset = 0
-        remaining = sum(1 for _, _, hits in scanned if hits)
-        for field, folded, hits in scanned:
-            if not remaining:
-                break
-            for hit in hits:
-                self.by_source[hit.source].append(
-                    _Found(
-                        field,
-                        hit,
-                        sentence_offset + folded.sentence_of(hit.start),
-                        word_offset + folded.word_of(hit.start) if needs_words else 0,
-                    )
-                )
-            remaining -= bool(hits)
-            if remaining:
-                sentence_offset += folded.sentence_count
-                if needs_words:
-                    word_offset += folded.word_count + 1
+            if not value or value.isspace():
+                self.folded.append(None)
+                continue
+            folded = fold(value)
+            self.folded.append(folded)
+            bit = 1 << index
+            for hit in matcher.scan(folded):
+                source = hit.source
+                found = self.by_source.get(source)
+                if found is None:
+                    self.by_source[source] = [(index, hit)]
+                    self.source_fields[source] = bit
+                else:
+                    found.append((index, hit))
+                    self.source_fields[source] |= bit
+        self._positions: dict[str, dict[tuple[int, int], int]] = {}
+        self._spans: dict[tuple[int, int, int], tuple[int, int]] = {}
 
-    def match(self, group: str, found: _Found) -> Match:
-        folded = self.folded[found.field]
-        start, end = found.hit.original or folded.original_span(found.hit.start, found.hit.end)
-        return Match(group, found.hit.written, folded.original[start:end], found.field, start, end)
+    def position(self, unit: str, field_index: int, start: int) -> int:
+        """The sentence or word number of a folded offset, counted across title, summary and
+        content together."""
+        known = self._positions.setdefault(unit, {})
+        position = known.get((field_index, start))
+        if position is None:
+            position = 0
+            for folded in self.folded[:field_index]:
+                if folded is not None:
+                    position += (
+                        folded.sentence_count if unit == "sentence" else folded.word_count + 1
+                    )
+            folded = self.folded[field_index]
+            assert folded is not None
+            position += folded.sentence_of(start) if unit == "sentence" else folded.word_of(start)
+            known[field_index, start] = position
+        return position
+
+    def matches(self, evidence: Iterable[_Evidence]) -> tuple[Match, ...]:
+        """One Match per distinct (group, term, field, span), in the order of ``evidence``."""
+        distinct: dict[tuple[str, str, int, int, int], None] = {}
+        spans = self._spans
+        for _, group, field_index, hit in evidence:
+            span = hit.original or spans.get((field_index, hit.start, hit.end))
+            if span is None:
+                folded = self.folded[field_index]
+                assert folded is not None
+                span = spans[field_index, hit.start, hit.end] = folded.original_span(
+                    hit.start, hit.end
+                )
+            distinct[group, hit.written, field_index, span[0], span[1]] = None
+        matches = []
+        for group, term, field_index, start, end in distinct:
+            folded = self.folded[field_index]
+            assert folded is not None
+            text = folded.original[start:end]
+            matches.append(Match(group, term, text, FIELDS[field_index], start, end))
+        return tuple(matches)
 
 
 class Rulebook:
@@ -70,17 +138,24 @@ class Rulebook:
         self.rules: tuple[Rule, ...] = catalog.rules
         self.lists: Mapping[str, TermList] = catalog.lists
         self.sources: tuple[TermSource, ...] = catalog.sources
-        self._matcher = TermMatcher(
-            ((index, term) for index, source in enumerate(self.sources) for term in source.terms),
-            ((index, s.regex) for index, s in enumerate(self.sources) if s.regex is not None),
-        )
-        self._needs_words = any(rule.window.unit == "word" for rule in self.rules)
-        self._positive_sources = {
-            rule.id: frozenset(
-                source for name in rule.positive_groups for source in rule.groups[name].sources
+        with collector_paused():
+            self._matcher = TermMatcher(
+                (
+                    (index, term)
+                    for index, source in enumerate(self.sources)
+                    for term in source.terms
+                ),
+                ((index, s.regex) for index, s in enumerate(self.sources) if s.regex is not None),
             )
-            for rule in self.rules
-        }
+        self._plans = tuple(_plan(index, rule) for index, rule in enumerate(self.rules))
+        self._plan_of = {id(rule): plan for rule, plan in zip(self.rules, self._plans, strict=True)}
+        self._enabled = tuple(plan for plan in self._plans if plan.rule.status != "disabled")
+        uses: dict[int, list[tuple[int, int, int]]] = {}
+        for plan in self._plans:
+            for group in plan.groups:
+                for source in group.sources:
+                    uses.setdefault(source, []).append((plan.index, group.bit, group.field_mask))
+        self._source_uses = {source: tuple(found) for source, found in uses.items()}
 
     @property
     def key_count(self) -> int:
@@ -89,40 +164,38 @@ class Rulebook:
 
     def match(self, story: Story) -> tuple[RuleHit, ...]:
         """Hits of every active or test rule (disabled rules are skipped)."""
-        return self.match_rules(story, (r for r in self.rules if r.status != "disabled"))
+        return self._match_plans(story, self._enabled)
 
     def match_rules(self, story: Story, rules: Iterable[Rule]) -> tuple[RuleHit, ...]:
-        scan = _StoryScan(story, self._matcher, self._needs_words)
+        """Hits of the given rules of this rulebook, whatever their status."""
+        return self._match_plans(story, [self._plan_of[id(rule)] for rule in rules])
+
+    def _match_plans(self, story: Story, plans: Iterable[_RulePlan]) -> tuple[RuleHit, ...]:
+        scan = _StoryScan(story, self._matcher)
         if not scan.by_source:
             return ()
-        present = scan.by_source.keys()
-        hits = (
-            _evaluate_rule(rule, scan)
-            for rule in rules
-            if not present.isdisjoint(self._positive_sources[rule.id])
-        )
-        return tuple(hit for hit in hits if hit is not None)
+        groups = [0] * len(self._plans)
+        source_uses = self._source_uses
+        for source, fields in scan.source_fields.items():
+            for index, bit, field_mask in source_uses.get(source, ()):
+                if fields & field_mask:
+                    groups[index] |= bit
+        hits: list[RuleHit] = []
+        for plan in plans:
+            story_groups = groups[plan.index]
+            if story_groups & plan.positive_mask and plan.test(story_groups, story_groups):
+                hit = _rule_hit(plan, scan, story_groups)
+                if hit is not None:
+                    hits.append(hit)
+        return tuple(hits)
 
 
-def _evaluate_rule(rule: Rule, scan: _StoryScan) -> RuleHit | None:
-    found: dict[str, list[_Found]] = {}
-    by_source = scan.by_source
-    for name, group in rule.groups.items():
-        occurrences: list[_Found] = []
-        for source in group.sources:
-            items = by_source.get(source)
-            if items:
-                occurrences.extend(item for item in items if item.field in group.fields)
-        if occurrences:
-            found[name] = occurrences
-    story_groups = set(found)
-    if not evaluate(rule.condition, story_groups, story_groups):
-        return None
-    evidence = _evidence(rule, found, story_groups)
+def _rule_hit(plan: _RulePlan, scan: _StoryScan, story_groups: int) -> RuleHit | None:
+    rule = plan.rule
+    evidence = _evidence(plan, scan, story_groups)
     if not evidence:
         return None
-    ordered = sorted(evidence, key=lambda pair: (FIELDS.index(pair[1].field), pair[1].hit.start))
-    matches = tuple(dict.fromkeys(scan.match(group, item) for group, item in ordered))
+    matches = scan.matches(evidence)
     return RuleHit(
         rule_id=rule.id,
         rule_title=rule.title,
@@ -135,24 +208,42 @@ def _evaluate_rule(rule: Rule, scan: _StoryScan) -> RuleHit | None:
     )
 
 
-def _evidence(
-    rule: Rule, found: dict[str, list[_Found]], story_groups: set[str]
-) -> list[tuple[str, _Found]]:
-    """Matches of positive groups inside every window where the condition holds."""
-    positive = [(name, item) for name in rule.positive_groups for item in found.get(name, ())]
-    if rule.window.unit == "story":
-        return positive if evaluate(rule.condition, story_groups, story_groups) else []
-    size = rule.window.size
-    unit_is_sentence = rule.window.unit == "sentence"
-    by_position = sorted(
-        ((item.sentence if unit_is_sentence else item.word, name, item) for name, item in positive),
-        key=lambda entry: (entry[0], entry[1]),
+def _evidence(plan: _RulePlan, scan: _StoryScan, story_groups: int) -> list[_Evidence]:
+    """Matches of positive groups inside every window where the condition holds, in text order
+    (ties: by group name within a window, by the condition's group order for ``story``)."""
+    by_source = scan.by_source
+    window = plan.rule.window
+    whole_story = window.unit == "story"
+    positive: list[_Evidence] = []
+    for group in plan.positive:
+        for source in group.sources:
+            for field_index, hit in by_source.get(source, ()):
+                if group.field_mask >> field_index & 1:
+                    tie = "" if whole_story else group.name
+                    key = (field_index, hit.start, tie, len(positive))
+                    positive.append((key, group.name, field_index, hit))
+    if whole_story:
+        return sorted(positive)
+    unit, size = window.unit, window.size
+    bits = {group.name: group.bit for group in plan.positive}
+    position_groups: dict[int, int] = {}
+    positions: list[int] = []
+    for _, name, field_index, hit in positive:
+        position = scan.position(unit, field_index, hit.start)
+        positions.append(position)
+        position_groups[position] = position_groups.get(position, 0) | bits[name]
+    ordered = sorted(position_groups)
+    covered: set[int] = set()
+    end = 0
+    for begin, first in enumerate(ordered):
+        end = max(end, begin)
+        inside = 0
+        while end < len(ordered) and ordered[end] < first + size:
+            end += 1
+        for position in ordered[begin:end]:
+            inside |= position_groups[position]
+        if plan.test(inside, story_groups):
+            covered.update(ordered[begin:end])
+    return sorted(
+        item for item, position in zip(positive, positions, strict=True) if position in covered
     )
-    evidence: dict[tuple[str, int], tuple[str, _Found]] = {}
-    for first in sorted({position for position, _, _ in by_position}):
-        inside = [
-            (name, item) for position, name, item in by_position if first <= position < first + size
-        ]
-        if evaluate(rule.condition, {name for name, _ in inside}, story_groups):
-            evidence.update(((name, id(item)), (name, item)) for name, item in inside)
-    return list(evidence.values())

@@ -185,33 +185,50 @@ _FOLD_TABLE = _FoldTable()
 
 @dataclass(frozen=True)
 class CleanText:
-    """Text with markup removed and entities decoded, mapped back to the original."""
+    """Text with markup removed and entities decoded, mapped back to the original.
+
+    ``pieces`` (None when nothing was removed) holds, for every non-empty piece of ``text``, its
+    start in ``text``, the original [start, end) it came from, and whether it was copied (else
+    it replaced a tag or an entity, and each of its characters maps to the whole of it)."""
 
     original: str
     text: str
-    starts: tuple[int, ...] | None
-    ends: tuple[int, ...] | None
+    pieces: tuple[tuple[int, int, int, bool], ...] | None = None
+
+    @cached_property
+    def _piece_starts(self) -> list[int]:
+        return [piece[0] for piece in self.pieces or ()]
+
+    def _original_range(self, index: int) -> tuple[int, int]:
+        assert self.pieces is not None
+        clean_start, begin, finish, copied = self.pieces[
+            bisect_right(self._piece_starts, index) - 1
+        ]
+        if copied:
+            return begin + index - clean_start, begin + index - clean_start + 1
+        return begin, finish
 
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """Original [start, end) of the clean text's [start, end)."""
-        if self.starts is None or self.ends is None:
+        if self.pieces is None:
             return start, end
-        return self.starts[start], self.ends[end - 1]
+        return self._original_range(start)[0], self._original_range(end - 1)[1]
 
 
 def strip_markup(original: str) -> CleanText:
     """Remove HTML tags and comments, decode entities; block tags become paragraph breaks."""
     if "<" not in original and "&" not in original:
-        return CleanText(original, original, None, None)
-    pieces: list[str] = []
-    starts: list[int] = []
-    ends: list[int] = []
+        return CleanText(original, original)
+    texts: list[str] = []
+    pieces: list[tuple[int, int, int, bool]] = []
+    length = 0
     position = 0
     for found in _MARKUP.finditer(original):
         begin, finish = found.span()
-        pieces.append(original[position:begin])
-        starts.extend(range(position, begin))
-        ends.extend(range(position + 1, begin + 1))
+        if begin > position:
+            texts.append(original[position:begin])
+            pieces.append((length, position, begin, True))
+            length += begin - position
         token = found.group()
         if token.startswith("&"):
             replacement = html.unescape(token)
@@ -219,14 +236,15 @@ def strip_markup(original: str) -> CleanText:
             replacement = "\n\n"
         else:
             replacement = " "
-        pieces.append(replacement)
-        starts.extend([begin] * len(replacement))
-        ends.extend([finish] * len(replacement))
+        if replacement:
+            texts.append(replacement)
+            pieces.append((length, begin, finish, False))
+            length += len(replacement)
         position = finish
-    pieces.append(original[position:])
-    starts.extend(range(position, len(original)))
-    ends.extend(range(position + 1, len(original) + 1))
-    return CleanText(original, "".join(pieces), tuple(starts), tuple(ends))
+    if position < len(original):
+        texts.append(original[position:])
+        pieces.append((length, position, len(original), True))
+    return CleanText(original, "".join(texts), tuple(pieces))
 
 
 def _sentence_ends(text: str) -> list[int]:
@@ -284,9 +302,12 @@ class FoldedText:
         return folded_starts, joined_starts, joined_ends
 
     def _clean_index(self, index: int) -> int:
-        folded_starts, joined_starts, joined_ends = self._words
-        word = bisect_right(folded_starts, index) - 1
-        joined = min(joined_starts[word] + index - folded_starts[word], joined_ends[word])
+        if len(self.text) == len(self.joined):
+            joined = index
+        else:
+            folded_starts, joined_starts, joined_ends = self._words
+            word = bisect_right(folded_starts, index) - 1
+            joined = min(joined_starts[word] + index - folded_starts[word], joined_ends[word])
         base = self._pieces_base
         return joined if base is None else base[joined]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import yaml
 from jsonschema.exceptions import ValidationError, best_match
+from yaml.constructor import SafeConstructor
 
 from daemon.errors import RuleProblem
 
@@ -41,25 +42,53 @@ _Loader.add_implicit_resolver(
 
 @dataclass
 class YamlDocument:
-    """Plain data from one YAML file; ``lines`` maps a location to its value's line (1-based),
-    ``key_lines`` a mapping key's location to the key's own line."""
+    """Plain data from one YAML file, and its node tree for finding the line (1-based) of any
+    value or key; lines are looked up only when asked for, usually to report a problem."""
 
     path: str
     data: Any
-    lines: dict[Location, int] = field(default_factory=dict)
-    key_lines: dict[Location, int] = field(default_factory=dict)
+    root: yaml.Node | None = None
 
     def line(self, location: Location) -> int:
-        location = tuple(location)
-        while location and location not in self.lines:
-            location = location[:-1]
-        return self.lines.get(location, 1)
+        """The line of the value at ``location``, or of the nearest enclosing value."""
+        node = self.root
+        if node is None:
+            return 1
+        for part in location:
+            child = _child(node, part)
+            if child is None:
+                break
+            node = child[1]
+        return node.start_mark.line + 1
 
     def key_line(self, location: Location) -> int:
-        return self.key_lines.get(tuple(location)) or self.line(location)
+        """The line of the mapping key at ``location`` (else as ``line``)."""
+        parent = self.root
+        for part in location[:-1]:
+            found = _child(parent, part) if parent is not None else None
+            parent = found[1] if found else None
+        found = _child(parent, location[-1]) if parent is not None and location else None
+        if found is None or found[0] is None:
+            return self.line(location)
+        return found[0].start_mark.line + 1
 
     def problem(self, location: Location, message: str) -> RuleProblem:
         return RuleProblem(self.path, self.line(location), message)
+
+
+def _child(node: yaml.Node, part: str | int) -> tuple[yaml.Node | None, yaml.Node] | None:
+    """(key node, value node) of ``part`` in a mapping (the last of duplicate keys), or
+    (None, item) in a sequence; None when there is no such entry."""
+    if isinstance(node, yaml.MappingNode):
+        found = None
+        for key_node, value_node in node.value:
+            key = _key(key_node)
+            if _is_text_key(key) and key == part:
+                found = (key_node, value_node)
+        return found
+    if isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part >= 0:
+        return (None, node.value[part]) if part < len(node.value) else None
+    return None
 
 
 def read_yaml(path: Path, shown_path: str) -> tuple[YamlDocument | None, list[RuleProblem]]:
@@ -77,50 +106,55 @@ def read_yaml(path: Path, shown_path: str) -> tuple[YamlDocument | None, list[Ru
         return None, [RuleProblem(shown_path, line, f"YAML syntax error: {error.problem}")]
     except yaml.YAMLError as error:
         return None, [RuleProblem(shown_path, 1, f"YAML error: {error}")]
-    problems: list[RuleProblem] = []
-    document = YamlDocument(shown_path, None)
-    try:
-        if node is not None:
-            document.data = _convert(node, (), document, problems, loader)
-    except yaml.YAMLError as error:
-        return None, [RuleProblem(shown_path, 1, f"YAML error: {error}")]
     finally:
         loader.dispose()
+    problems: list[RuleProblem] = []
+    document = YamlDocument(shown_path, None, node)
+    try:
+        if node is not None:
+            document.data = _convert(node, shown_path, problems)
+    except yaml.YAMLError as error:
+        return None, [RuleProblem(shown_path, 1, f"YAML error: {error}")]
     return document, problems
 
 
-def _convert(
-    node: yaml.Node,
-    location: Location,
-    document: YamlDocument,
-    problems: list[RuleProblem],
-    loader: _Loader,
-) -> Any:
-    document.lines[location] = node.start_mark.line + 1
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def _scalar(node: yaml.Node) -> Any:
+    if node.tag == _STR_TAG and isinstance(node, yaml.ScalarNode):
+        return node.value
+    return SafeConstructor().construct_object(node, deep=True)
+
+
+_key = _scalar
+
+
+def _is_text_key(key: Any) -> bool:
+    return isinstance(key, str | int | float | bool) and key is not None
+
+
+def _convert(node: yaml.Node, path: str, problems: list[RuleProblem]) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        return node.value if node.tag == _STR_TAG else _scalar(node)
+    if isinstance(node, yaml.SequenceNode):
+        return [_convert(item, path, problems) for item in node.value]
     if isinstance(node, yaml.MappingNode):
         mapping: dict[Any, Any] = {}
         for key_node, value_node in node.value:
-            key = loader.construct_object(key_node, deep=True)
-            if not isinstance(key, str | int | float | bool) or key is None:
+            key = _key(key_node)
+            if not _is_text_key(key):
                 problems.append(
-                    RuleProblem(document.path, key_node.start_mark.line + 1, "keys must be text")
+                    RuleProblem(path, key_node.start_mark.line + 1, "keys must be text")
                 )
                 continue
             if key in mapping:
                 problems.append(
-                    RuleProblem(
-                        document.path, key_node.start_mark.line + 1, f"duplicate key {key!r}"
-                    )
+                    RuleProblem(path, key_node.start_mark.line + 1, f"duplicate key {key!r}")
                 )
-            document.key_lines[(*location, key)] = key_node.start_mark.line + 1
-            mapping[key] = _convert(value_node, (*location, key), document, problems, loader)
+            mapping[key] = _convert(value_node, path, problems)
         return mapping
-    if isinstance(node, yaml.SequenceNode):
-        return [
-            _convert(item, (*location, index), document, problems, loader)
-            for index, item in enumerate(node.value)
-        ]
-    return loader.construct_object(node, deep=True)
+    return _scalar(node)
 
 
 @cache
