@@ -264,6 +264,27 @@ def cmd_rules_test(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError("FILE", f"cannot read {args.file}: {exc.strerror}") from None
 
 
+def cmd_rules_backtest(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.rules.commands import backtest
+
+    rules_path = Path(args.path) if args.path else settings.rules_path
+    since = utcnow() - parse_duration(args.since, "--since")
+    store = open_store(settings, migrate=False)
+    try:
+        stories = store.stories_since(since)
+        recorded = store.recorded_rules_since(since)
+    finally:
+        store.close()
+    return backtest(rules_path, stories, recorded, sys.stdout, args.format)
+
+
+def cmd_lists_import(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.rules.commands import lists_import
+
+    out = Path(args.out) if args.out else settings.rules_path / "lists" / f"{args.name}.yaml"
+    return lists_import(args.format, Path(args.source), args.name, out)
+
+
 def cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
     from daemon.rules.commands import evaluate_files
 
@@ -370,6 +391,24 @@ def build_parser() -> argparse.ArgumentParser:
     test.add_argument("file", nargs="?", help="JSONL stories (default: standard input)")
     test.add_argument("--format", choices=["text", "jsonl"], default="text")
     test.set_defaults(func=cmd_rules_test)
+    backtest = rules_sub.add_parser(
+        "backtest", help="what these rules would have alerted on stored stories, vs what did"
+    )
+    backtest.add_argument("path", nargs="?", help="rules folder or file [SANCTIONWATCH_RULES]")
+    backtest.add_argument("--since", default="30d", help="a duration such as 24h, 7d, 30d")
+    backtest.add_argument("--format", choices=["table", "jsonl"], default="table")
+    backtest.set_defaults(func=cmd_rules_backtest)
+
+    lists = sub.add_parser("lists", help="term lists")
+    lists_sub = lists.add_subparsers(dest="lists_command", required=True, metavar="SUBCOMMAND")
+    lists_import = lists_sub.add_parser(
+        "import", help="write a term list from a public sanctions list"
+    )
+    lists_import.add_argument("format", choices=["un", "ofac", "opensanctions"])
+    lists_import.add_argument("source", help="the downloaded list (OFAC CSV: sdn.csv)")
+    lists_import.add_argument("name", help="the list's name, as rules refer to it")
+    lists_import.add_argument("--out", help="[SANCTIONWATCH_RULES/lists/NAME.yaml]")
+    lists_import.set_defaults(func=cmd_lists_import)
 
     evaluate = sub.add_parser("eval", help="precision / recall / F1 against labelled stories")
     evaluate.add_argument("files", nargs="+", metavar="FILE")

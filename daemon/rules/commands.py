@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from collections.abc import Iterable
 from pathlib import Path
@@ -18,6 +19,7 @@ from rich.table import Table
 from daemon.errors import RuleLoadError
 from daemon.models import Story
 from daemon.rules import check_examples, load_rulebook
+from daemon.rules.backtest import BacktestReport, compare_alerts
 from daemon.rules.evaluation import (
     LabelledFileError,
     Report,
@@ -227,10 +229,62 @@ def render_table(report: Report, out: TextIO) -> None:
         console.print(wrong)
 
 
+def backtest(
+    rules_path: Path,
+    stories: Iterable[Story],
+    recorded: dict[str, set[str]],
+    out: TextIO,
+    fmt: str = "table",
+    err: TextIO | None = None,
+) -> int:
+    """Match stored ``stories`` with the rules at ``rules_path`` and compare the stories they
+    would alert on (active rules only) with ``recorded``, story id -> rule ids that alerted.
+    ``fmt`` table or jsonl."""
+    rulebook = _load(rules_path, err or sys.stderr)
+    if rulebook is None:
+        return 2
+    titles: dict[str, str] = {}
+    would_alert: dict[str, set[str]] = {}
+    for story in stories:
+        titles[story.id] = story.title
+        rules = {hit.rule_id for hit in rulebook.match(story) if hit.alerts}
+        if rules:
+            would_alert[story.id] = rules
+    report = compare_alerts(titles, would_alert, recorded)
+    if fmt == "jsonl":
+        for line in report.to_json_lines():
+            print(json.dumps(line, ensure_ascii=False), file=out)
+    else:
+        render_backtest(report, out)
+    return 0
+
+
+def render_backtest(report: BacktestReport, out: TextIO) -> None:
+    console = Console(file=out, width=120, soft_wrap=False, highlight=False)
+    console.print(
+        f"{report.examined} stories examined: {report.would_alert} would alert, "
+        f"{report.alerted} alerted"
+    )
+    sections = (
+        ("newly alerting", "rules", report.newly_alerting),
+        ("no longer alerting", "rules that alerted", report.no_longer_alerting),
+    )
+    for title, rules_column, changes in sections:
+        table = Table(title=f"{title}: {len(changes)}", title_justify="left")
+        for column in ("id", "title", rules_column):
+            table.add_column(column, overflow="fold")
+        for change in changes:
+            table.add_row(change.story_id, change.title, ", ".join(change.rules))
+        console.print(table if changes else f"{title}: none")
+
+
 def lists_import(fmt: str, source: Path, name: str, out_path: Path) -> int:
     """Write a term list from a public sanctions list: ``un`` (consolidated XML), ``ofac``
     (sdn.csv with alt.csv beside it, or SDN XML) or ``opensanctions`` (FollowTheMoney JSON
-    lines)."""
+    lines). Exit 2 when ``name`` cannot be a list name."""
+    if not re.fullmatch(r"[A-Za-z0-9_-]+", name):
+        print(f"list name {name!r}: use letters, digits, _ or -", file=sys.stderr)
+        return 2
     try:
         entries, origin = import_entries(fmt, source)
     except (OSError, ImportFormatError) as error:

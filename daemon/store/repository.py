@@ -9,13 +9,14 @@ from sqlalchemy import delete, exists, func, select
 from daemon.store import database
 from daemon.store.base import CycleReport, FailedAlert, StatusReport
 from daemon.store.feeds import FeedStore
+from daemon.store.history import HistoryStore
 from daemon.store.outbox import OutboxStore
 from daemon.store.replicas import ReplicaStore
 from daemon.store.stories import StoryStore
 from daemon.store.tables import AlertRow, CycleRow, HitRow, StoryRow
 
 
-class Store(FeedStore, StoryStore, OutboxStore, ReplicaStore):
+class Store(FeedStore, StoryStore, OutboxStore, ReplicaStore, HistoryStore):
     @classmethod
     def connect(cls, url: str) -> Store:
         """Build an engine and check that the database answers (ConfigError if not)."""
