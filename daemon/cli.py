@@ -159,6 +159,7 @@ def build_runtime(settings: Settings, out: TextIO) -> Runtime:
         metrics=metrics,
         backfill=settings.backfill,
         default_channel=settings.slack_channel,
+        rules_path=settings.rules_path,
     )
     deliverer = build_deliverer(settings, store, out, metrics)
     return Runtime(settings, feeds, store, pipeline, deliverer, rules, metrics, lock)

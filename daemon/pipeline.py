@@ -10,16 +10,19 @@ from __future__ import annotations
 import logging
 import queue
 import random
-from collections.abc import Callable, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 
 from daemon.errors import FeedError, SanctionwatchError
 from daemon.feeds.fetcher import Fetcher
-from daemon.feeds.workers import HostLimiter, ParsePool, interleave_by_host
+from daemon.feeds.workers import HostLimiter, ParsePool, RuleSource, interleave_by_host
 from daemon.metrics import Metrics
-from daemon.models import FeedSpec, FetchResult, Story
+from daemon.models import FeedSpec, FetchResult, Hit, Story
 from daemon.rules import Rulebook
 from daemon.store import CycleReport, SavedStory, Store
 from daemon.store.feeds import FeedState, PollRecord
@@ -56,6 +59,8 @@ class Polled:
     result: FetchResult | None = None
     stories: tuple[Story, ...] = ()
     error: FeedError | None = None
+    hits: dict[str, tuple[Hit, ...]] | None = None
+    """Hits by story id when the stories were matched in a parser process."""
 
     @property
     def first_poll(self) -> bool:
@@ -73,7 +78,12 @@ def failure_backoff(interval: timedelta, failures: int, retry_after: float | Non
 
 class Pipeline:
     """Polls feeds: ``run_cycle`` for all at once (``once``), ``poll_feed`` for one (the
-    scheduler of ``run``). Call ``close()`` when done: it stops the parser processes."""
+    scheduler of ``run``). Call ``close()`` when done: it stops the parser processes.
+
+    With ``rules_path`` (where ``rulebook`` comes from), the parser processes also match the
+    stories, reloading the rules whenever ``rulebook()`` returns a new object; without it, or when
+    they cannot load the rules, matching happens here.
+    """
 
     def __init__(
         self,
@@ -88,7 +98,9 @@ class Pipeline:
         *,
         per_host: int = 8,
         parse_processes: int | None = None,
-        batch_size: int = 50,
+        batch_size: int = 100,
+        flush_after: float = 0.5,
+        rules_path: Path | None = None,
     ) -> None:
         self.default_channel = default_channel
         self.metrics = metrics or Metrics()
@@ -99,12 +111,31 @@ class Pipeline:
         self.backfill = backfill
         self.workers = workers
         self.batch_size = batch_size
+        self.flush_after = flush_after
         self.hosts = HostLimiter(per_host)
         self.parser = ParsePool(parse_processes)
+        self.rules_path = rules_path
+        self._rules_lock = threading.Lock()
+        self._rules_seen: object = None
+        self._rules_generation = 0
+
+    def start(self) -> None:
+        """Start the parser processes now instead of on the first feed (optional)."""
+        self.parser.start(self._rule_source())
 
     def close(self) -> None:
         self.parser.close()
         self.fetcher.close()
+
+    def _rule_source(self) -> RuleSource | None:
+        if self.rules_path is None:
+            return None
+        current = self.rulebook()
+        with self._rules_lock:
+            if current is not self._rules_seen:
+                self._rules_seen = current
+                self._rules_generation += 1
+            return RuleSource(str(self.rules_path), self._rules_generation)
 
     # one feed (the scheduler) ----------------------------------------------------------------
 
@@ -136,13 +167,8 @@ class Pipeline:
         with ThreadPoolExecutor(max_workers=max(1, min(self.workers, len(feeds)))) as pool:
             for feed in interleave_by_host(feeds):
                 pool.submit(fetch, feed)
-            batch: list[Polled] = []
-            for _ in feeds:
-                batch.append(done.get())
-                if len(batch) >= self.batch_size or done.empty():
-                    outcomes.update((o.url, o) for o in self._record(batch))
-                    batch = []
-            outcomes.update((o.url, o) for o in self._record(batch))
+            for batch in self._batches(done, len(feeds)):
+                outcomes.update((o.url, o) for o in self._record(batch))
         ordered = [outcomes[f.url] for f in feeds]
         report = CycleReport(
             started_at=started,
@@ -155,6 +181,24 @@ class Pipeline:
         )
         return report, ordered
 
+    def _batches(self, done: queue.SimpleQueue[Polled], count: int) -> Iterator[list[Polled]]:
+        """The ``count`` polled feeds in batches: full ones, or what arrived within
+        ``flush_after`` seconds of the first feed of a batch (so slow feeds delay no one)."""
+        batch: list[Polled] = []
+        flush_at = 0.0
+        while count:
+            wait = max(0.0, flush_at - time.monotonic()) if batch else None
+            try:
+                batch.append(done.get(timeout=wait))
+                count -= 1
+                if len(batch) == 1:
+                    flush_at = time.monotonic() + self.flush_after
+            except queue.Empty:
+                pass
+            if batch and (len(batch) >= self.batch_size or not count or wait == 0.0):
+                yield batch
+                batch = []
+
     # fetch and parse: polling threads ---------------------------------------------------------
 
     def _fetch(self, feed: FeedSpec, state: FeedState) -> Polled:
@@ -165,10 +209,14 @@ class Pipeline:
                 result = self.fetcher.fetch(state.fetch_url, state.fetch_state)
             if result.not_modified:
                 return Polled(feed, state, now, result)
-            stories = self.parser.parse(result, feed.url, now)
+            parsed = self.parser.parse(result, feed.url, now, self._rule_source())
+            stories, hits = parsed.stories, parsed.hits
             if feed.fulltext:
                 stories = self._with_full_text(stories, now)
-            return Polled(feed, state, now, result, tuple(stories))
+                if hits is not None:
+                    kept = {a.id for a, b in zip(parsed.stories, stories, strict=True) if a is b}
+                    hits = {i: h for i, h in hits.items() if i in kept}
+            return Polled(feed, state, now, result, tuple(stories), hits=hits)
         except FeedError as error:
             return Polled(feed, state, now, error=error)
         except Exception as exc:  # a bug in one feed's handling must not stop the others
@@ -201,10 +249,16 @@ class Pipeline:
         saved = self.store.save_stories([s for p in fetched for s in p.stories], now)
         by_feed = {p.feed.url: p for p in batch}
         found = self._match(saved, by_feed, now)
-        records = [self._poll_record(p, found.get(p.feed.url, (0, 0, 0))[0]) for p in batch]
+        new_ids = {entry.story.id for entry in saved if entry.is_new}
+        fresh = {p.feed.url: sum(s.id in new_ids for s in p.stories) for p in batch}
+        records = [self._poll_record(p, fresh[p.feed.url]) for p in batch]
         states = self.store.record_polls(records)
         outcomes = [
-            self._outcome(polled, states[polled.feed.url], found.get(polled.feed.url, (0, 0, 0)))
+            self._outcome(
+                polled,
+                states[polled.feed.url],
+                (fresh[polled.feed.url], *found.get(polled.feed.url, (0, 0))),
+            )
             for polled in batch
         ]
         self.metrics.feeds_unhealthy.set(self.store.unhealthy_feeds())
@@ -212,25 +266,25 @@ class Pipeline:
 
     def _match(
         self, saved: Sequence[SavedStory], by_feed: dict[str, Polled], now: datetime
-    ) -> dict[str, tuple[int, int, int]]:
-        """Match new and changed stories, record hits; per feed: (new stories, hits, alerts)."""
+    ) -> dict[str, tuple[int, int]]:
+        """Match new and changed stories (a story seen in several feeds of the batch once) and
+        record the hits; per feed: (new hits, new alerts)."""
         rulebook = self.rulebook()
-        counts: dict[str, tuple[int, int, int]] = {}
+        counts: dict[str, tuple[int, int]] = {}
         for entry in saved:
             story = entry.story
-            stories_new, hits_new, alerts_new = counts.get(story.feed_url, (0, 0, 0))
-            stories_new += entry.is_new
-            counts[story.feed_url] = (stories_new, hits_new, alerts_new)
             if not (entry.is_new or entry.changed):
                 continue
+            hits_new, alerts_new = counts.get(story.feed_url, (0, 0))
+            polled = by_feed.get(story.feed_url)
+            matched = polled.hits if polled is not None and polled.hits is not None else {}
             try:
-                hits = rulebook.match(story)
+                hits = matched[story.id] if story.id in matched else rulebook.match(story)
             except Exception:
                 log.exception("matching story %s failed", story.id)
                 continue
             if not hits:
                 continue
-            polled = by_feed.get(story.feed_url)
             alerting = [h for h in hits if h.alerts]
             quiet = [h for h in hits if not h.alerts]
             for hit in hits:
@@ -242,7 +296,7 @@ class Pipeline:
                     )
                     hits_new += new_hits
                     alerts_new += new_alerts
-            counts[story.feed_url] = (stories_new, hits_new, alerts_new)
+            counts[story.feed_url] = (hits_new, alerts_new)
         return counts
 
     def _may_alert(self, story: Story, polled: Polled | None, now: datetime) -> bool:

@@ -116,6 +116,7 @@ def real_pipeline(
         metrics=Metrics(),
         parse_processes=parse_processes,
         per_host=per_host,
+        rules_path=rules,
     )
     try:
         yield pipeline

@@ -1,18 +1,24 @@
-"""Parsing in worker processes: the same stories and errors as in-thread parsing, and a clean
-shutdown; feeds interleaved across hosts."""
+"""Parsing and matching in worker processes: the same stories and errors as in-thread parsing,
+rules reloaded when the caller's change, a clean shutdown; feeds interleaved across hosts."""
 
 from __future__ import annotations
 
 import multiprocessing
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
-from polling_support import Item, rss
+from feedserver import FeedServer
+from polling_support import RULES, Item, rss
 
 from daemon.errors import FeedError
+from daemon.feeds.fetcher import Fetcher
 from daemon.feeds.parser import parse_feed
 from daemon.feeds.workers import ParsePool, interleave_by_host
 from daemon.models import FeedSpec, FetchResult
+from daemon.pipeline import Pipeline
+from daemon.rules import load_rulebook
+from daemon.store import Store
 
 NOW = datetime(2026, 3, 1, 12, tzinfo=UTC)
 URL = "https://example.org/feed"
@@ -32,14 +38,14 @@ def test_worker_processes_parse_like_the_thread_and_stop_on_close() -> None:
     workers = set(multiprocessing.active_children()) - before
     assert len(workers) == 2
     try:
-        assert pool.parse(fetched(body), URL, NOW) == parse_feed(fetched(body), URL, NOW)
+        assert pool.parse(fetched(body), URL, NOW).stories == parse_feed(fetched(body), URL, NOW)
         with pytest.raises(FeedError) as caught:
             pool.parse(fetched(page), URL, NOW)
         assert caught.value.kind == "not_a_feed" and caught.value.url == URL
     finally:
         pool.close()
     assert not any(process.is_alive() for process in workers)
-    assert pool.parse(fetched(body), URL, NOW) == parse_feed(fetched(body), URL, NOW)
+    assert pool.parse(fetched(body), URL, NOW).stories == parse_feed(fetched(body), URL, NOW)
 
 
 def test_feeds_are_interleaved_across_hosts() -> None:
@@ -51,3 +57,44 @@ def test_feeds_are_interleaved_across_hosts() -> None:
     assert hosts == [
         "big.example", "a.example", "b.example", "big.example", "big.example", "big.example"
     ]  # fmt: skip
+
+
+def test_matching_in_parser_processes_follows_rule_reloads(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    rules = tmp_path / "rules"
+    (rules / "lists").mkdir(parents=True)
+    (rules / "aurus.yaml").write_text(RULES["aurus.yaml"], encoding="utf-8")
+    current = {"rulebook": load_rulebook(rules)}
+    now = datetime.now(UTC)
+    filler = [
+        Item(f"Weather report {n}", f"https://n.example/{n}", "Calm. " * 40, now) for n in range(20)
+    ]
+    story = Item(
+        "Putin gave Kim an Aurus as a gift; a yacht was smuggled", "https://n.example/x", "", now
+    )
+    url = feed_server.serve("/wire.xml", rss([story, *filler]))
+    store = Store.connect(sqlite_url)
+    store.upgrade()
+    pipeline = Pipeline(
+        store,
+        Fetcher(timeout=5),
+        lambda: current["rulebook"],
+        lambda: datetime.now(UTC),
+        parse_processes=1,
+        rules_path=rules,
+    )
+    try:
+        _, (first,) = pipeline.run_cycle([FeedSpec(url)])
+        assert first.hits_new == 1
+        (rules / "yacht.yaml").write_text(RULES["yacht.yaml"], encoding="utf-8")
+        current["rulebook"] = load_rulebook(rules)
+        edited = Item(story.title + " (updated)", story.link, "", now)
+        feed_server.serve("/wire.xml", rss([edited, *filler]))
+        _, (second,) = pipeline.run_cycle([FeedSpec(url)])
+        hits = store.hits_since(now - timedelta(hours=1))
+    finally:
+        pipeline.close()
+        store.close()
+    assert second.hits_new == 1
+    assert sorted(r.hit.rule_id for r in hits) == ["aurus-gift", "yacht-smuggling"]

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import heapq
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+import zlib
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -37,6 +39,7 @@ FEED_ACCEPT = (
 ARTICLE_ACCEPT = "text/html, application/xhtml+xml;q=0.9, */*;q=0.5"
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _PERMANENT_REDIRECTS = frozenset({301, 308})
+_FEED_CLIENT_SHARDS = 8
 
 
 class _PublicOnlyBackend(httpcore.NetworkBackend):
@@ -93,6 +96,55 @@ class _PublicOnlyTransport(httpx.HTTPTransport):
         )
 
 
+class _Alarm:
+    def __init__(self, deadline: float, action: Callable[[], None]) -> None:
+        self.deadline = deadline
+        self.action = action
+        self.cancelled = False
+
+    def __lt__(self, other: _Alarm) -> bool:
+        return self.deadline < other.deadline
+
+
+class _AlarmClock:
+    """One thread that runs actions at their deadlines (a thread per request costs more)."""
+
+    def __init__(self) -> None:
+        self._alarms: list[_Alarm] = []
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def set(self, seconds: float, action: Callable[[], None]) -> _Alarm:
+        alarm = _Alarm(time.monotonic() + max(seconds, 0.0), action)
+        with self._changed:
+            heapq.heappush(self._alarms, alarm)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="fetch-deadlines", daemon=True
+                )
+                self._thread.start()
+            self._changed.notify()
+        return alarm
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                while self._alarms and self._alarms[0].cancelled:
+                    heapq.heappop(self._alarms)
+                if not self._alarms:
+                    self._changed.wait(60)
+                    continue
+                wait = self._alarms[0].deadline - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue
+                alarm = heapq.heappop(self._alarms)
+            alarm.action()
+
+
+_ALARMS = _AlarmClock()
+
+
 class _Watchdog:
     """Shuts the response's socket down at the deadline, so that a read blocked on a server
     that stopped sending returns at once instead of after the read timeout."""
@@ -101,8 +153,8 @@ class _Watchdog:
         self.fired = False
         stream = response.extensions.get("network_stream")
         self._socket = stream.get_extra_info("socket") if stream is not None else None
-        self._timer = threading.Timer(max(seconds, 0.0), self._fire)
-        self._timer.daemon = True
+        self._seconds = seconds
+        self._alarm: _Alarm | None = None
 
     def _fire(self) -> None:
         self.fired = True
@@ -111,11 +163,12 @@ class _Watchdog:
                 socket.socket.shutdown(self._socket, socket.SHUT_RDWR)
 
     def __enter__(self) -> _Watchdog:
-        self._timer.start()
+        self._alarm = _ALARMS.set(self._seconds, self._fire)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._timer.cancel()
+        if self._alarm is not None:
+            self._alarm.cancelled = True
 
 
 @dataclass(frozen=True)
@@ -188,25 +241,33 @@ class Fetcher:
             max_connections=max_connections, max_keepalive_connections=max_connections
         )
         headers = {"User-Agent": user_agent}
-        open_client = httpx.Client(
-            headers=headers, follow_redirects=False, trust_env=False, limits=limits
-        )
-        guarded_client = (
-            open_client
-            if allow_private_addresses
-            else httpx.Client(
+        networks = parse_networks(allowed_networks)
+
+        def client(guarded: bool) -> httpx.Client:
+            if not guarded:
+                return httpx.Client(
+                    headers=headers, follow_redirects=False, trust_env=False, limits=limits
+                )
+            return httpx.Client(
                 headers=headers,
                 follow_redirects=False,
                 trust_env=False,
-                transport=_PublicOnlyTransport(limits, parse_networks(allowed_networks)),
+                transport=_PublicOnlyTransport(limits, networks),
             )
-        )
-        self._article_client = guarded_client
-        self._feed_client = guarded_client if check_feed_addresses else open_client
+
+        self._article_client = client(not allow_private_addresses)
+        guard_feeds = check_feed_addresses and not allow_private_addresses
+        self._feed_clients = [client(guard_feeds) for _ in range(_FEED_CLIENT_SHARDS)]
+
+    def _feed_client(self, url: str) -> httpx.Client:
+        """Feeds are spread over several clients by host, so that no connection pool (each
+        scanned under one lock on every request) holds the connections of every host."""
+        host = (urlsplit(url).hostname or "").encode()
+        return self._feed_clients[zlib.crc32(host) % len(self._feed_clients)]
 
     def close(self) -> None:
-        self._feed_client.close()
-        self._article_client.close()
+        for client in (*self._feed_clients, self._article_client):
+            client.close()
 
     def __enter__(self) -> Fetcher:
         return self
@@ -226,7 +287,7 @@ class Fetcher:
             headers["If-None-Match"] = state.etag
         if state.last_modified:
             headers["If-Modified-Since"] = state.last_modified
-        download = self._download(self._feed_client, url, headers)
+        download = self._download(self._feed_client(url), url, headers)
         if download.status == 304:
             new_state = FetchState(
                 etag=download.headers.get("etag") or state.etag,

@@ -1,5 +1,5 @@
-"""Concurrency for polling: feed parsing in worker processes (feedparser holds the GIL for about
-8 ms a feed) and a per-host limit on simultaneous requests."""
+"""Concurrency for polling: feed parsing (and matching) in worker processes, since feedparser
+holds the GIL for about 8 ms a feed, and a per-host limit on simultaneous requests."""
 
 from __future__ import annotations
 
@@ -11,29 +11,73 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from daemon.errors import FeedError
 from daemon.feeds.parser import parse_feed
-from daemon.models import FeedSpec, FetchResult, Story
+from daemon.models import FeedSpec, FetchResult, Hit, Story
 
 log = logging.getLogger(__name__)
 
-ParseAnswer = tuple[list[Story], None] | tuple[None, tuple[str, str]]
+
+@dataclass(frozen=True)
+class RuleSource:
+    """Where worker processes load the rules from, and which loading of them the caller is on:
+    workers reload when ``generation`` changes."""
+
+    path: str
+    generation: int
 
 
-def _parse_answer(result: FetchResult, feed_url: str, now: datetime) -> ParseAnswer:
-    """parse_feed for a worker process; errors come back as data (FeedError does not pickle)."""
+@dataclass(frozen=True)
+class Parsed:
+    """Stories of a feed and, when matched in a worker process, each story's hits by story id
+    (``hits`` None: not matched here, the caller matches)."""
+
+    stories: list[Story]
+    hits: dict[str, tuple[Hit, ...]] | None = None
+
+
+_worker_rules: dict[str, object] = {}
+
+
+def _worker_rulebook(rules: RuleSource) -> Any:
+    key = f"{rules.path}\x00{rules.generation}"
+    if key not in _worker_rules:
+        from daemon.rules import load_rulebook
+
+        _worker_rules.clear()
+        try:
+            _worker_rules[key] = load_rulebook(rules.path)
+        except Exception as exc:  # the caller's rules stay authoritative: it matches instead
+            log.warning("worker could not load rules from %s: %s", rules.path, exc)
+            _worker_rules[key] = None
+    return _worker_rules[key]
+
+
+def _parse_answer(
+    result: FetchResult, feed_url: str, now: datetime, rules: RuleSource | None = None
+) -> Parsed | tuple[str, str]:
+    """parse_feed (and matching) for a worker process; errors come back as data, since
+    FeedError does not survive pickling."""
     try:
-        return parse_feed(result, feed_url, now), None
+        stories = parse_feed(result, feed_url, now)
+        rulebook = _worker_rulebook(rules) if rules is not None else None
+        if rulebook is None:
+            return Parsed(stories)
+        return Parsed(stories, {story.id: tuple(rulebook.match(story)) for story in stories})
     except FeedError as error:
-        return None, (error.kind, error.detail)
+        return (error.kind, error.detail)
     except Exception as exc:  # a parser bug on hostile input stays one feed's error
-        return None, ("internal", f"{type(exc).__name__}: {exc}")
+        return ("internal", f"{type(exc).__name__}: {exc}")
 
 
-def _ready() -> bool:
+def _ready(rules: RuleSource | None) -> bool:
+    if rules is not None:
+        _worker_rulebook(rules)
     return True
 
 
@@ -65,29 +109,33 @@ class ParsePool:
                 )
             return self._executor
 
-    def start(self) -> None:
-        """Start the worker processes now rather than on the first feed."""
+    def start(self, rules: RuleSource | None = None) -> None:
+        """Start the worker processes (and load ``rules`` in them) now rather than on the
+        first feed."""
         pool = self._pool()
         if pool is not None:
-            for future in [pool.submit(_ready) for _ in range(self.processes)]:
+            for future in [pool.submit(_ready, rules) for _ in range(self.processes)]:
                 future.result()
 
-    def parse(self, result: FetchResult, feed_url: str, now: datetime) -> list[Story]:
-        """Stories of a fetched feed; raises FeedError like ``parse_feed``."""
+    def parse(
+        self, result: FetchResult, feed_url: str, now: datetime, rules: RuleSource | None = None
+    ) -> Parsed:
+        """Stories of a fetched feed, matched against ``rules`` when parsed in a worker process;
+        raises FeedError like ``parse_feed``."""
         pool = None if len(result.body or b"") < self.inline_below else self._pool()
         if pool is None:
-            stories, problem = _parse_answer(result, feed_url, now)
+            answer = _parse_answer(result, feed_url, now)
         else:
             try:
-                stories, problem = pool.submit(_parse_answer, result, feed_url, now).result()
+                answer = pool.submit(_parse_answer, result, feed_url, now, rules).result()
             except BrokenProcessPool:
                 self._replace_broken(pool)
                 raise FeedError(feed_url, "internal", "the parser process died") from None
             except RuntimeError:  # closed while this feed was waiting
-                stories, problem = _parse_answer(result, feed_url, now)
-        if problem is not None:
-            raise FeedError(feed_url, problem[0], problem[1])
-        return stories or []
+                answer = _parse_answer(result, feed_url, now)
+        if isinstance(answer, tuple):
+            raise FeedError(feed_url, answer[0], answer[1])
+        return answer
 
     def _replace_broken(self, broken: ProcessPoolExecutor) -> None:
         with self._lock:
