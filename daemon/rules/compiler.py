@@ -18,13 +18,22 @@ from typing import NamedTuple
 import ahocorasick
 import re2
 
-from daemon.rules.normalize import FoldedText, fold_term, is_arabic, is_cjk, is_cyrillic, is_hangul
+from daemon.rules.inflection import (
+    ANYWHERE,
+    ARABIC_ARTICLE,
+    ARABIC_PREFIX,
+    EXACT,
+    NEEDS_ENDING,
+    WORD,
+    WordForm,
+    ending_end,
+    left_fits,
+    next_word_end,
+    word_form,
+)
+from daemon.rules.normalize import FoldedText, ascii_digits, fold_term, is_cjk, is_hangul
 
 MIN_PREFIX_LENGTH = 3
-MAX_CYRILLIC_ENDING = 3
-_ARABIC_PREFIX = re.compile("[وف]?(?:[بك]?ال|لل|[بلك])?")
-
-_FIRST_CJK, _LAST_CJK, _FIRST_ARABIC, _LAST_CYRILLIC, _LAST_HANGUL = 1, 2, 4, 8, 16
 
 
 class _CollectorPause:
@@ -58,15 +67,6 @@ cyclic collector would walk them again and again, which took over half of the co
 
 class TermError(ValueError):
     """A term or regex that cannot be used."""
-
-
-class TermUse(NamedTuple):
-    """One source (a list or a rule's group) that wrote a term; ``rest`` holds the words after
-    the key, each (folded word, is a prefix, script flags)."""
-
-    source: int
-    written: str
-    rest: tuple[tuple[str, bool, int], ...] = ()
 
 
 class TermHit(NamedTuple):
@@ -136,78 +136,44 @@ def compile_regex(pattern: str) -> re2._Regexp:
         raise TermError(f"invalid regex {pattern!r}: {detail}") from None
 
 
-def _flags(key: str) -> int:
-    return _edge_flags(key[0], key[-1])
+def term_forms(written: str) -> tuple[WordForm, ...]:
+    """Every word of a term as it is looked for (see daemon.rules.inflection)."""
+    key, prefix, rest = parse_term(written)
+    key_words = key.split()
+    words = [(word, False) for word in key_words[:-1]] + [(key_words[-1], prefix), *rest]
+    return tuple(
+        word_form(word, starred, n == len(words) - 1) for n, (word, starred) in enumerate(words)
+    )
 
 
-@lru_cache(maxsize=65_536)
-def _edge_flags(first: str, last: str) -> int:
-    flags = 0
-    if is_cjk(first):
-        flags |= _FIRST_CJK
-    if is_cjk(last):
-        flags |= _LAST_CJK
-    if is_arabic(first):
-        flags |= _FIRST_ARABIC
-    if is_cyrillic(last):
-        flags |= _LAST_CYRILLIC
-    if is_hangul(last):
-        flags |= _LAST_HANGUL
-    return flags
+def _key_length(forms: tuple[WordForm, ...]) -> int:
+    """How many leading words form the automaton key: up to the first that may take an ending
+    or before the first that may take an attached prefix."""
+    for n, form in enumerate(forms):
+        if form.ending != EXACT:
+            return n + 1
+        if n + 1 < len(forms) and forms[n + 1].left not in (WORD, ANYWHERE):
+            return n + 1
+    return len(forms)
 
 
-def _word_end(text: str, index: int) -> int:
-    length = len(text)
-    while index < length and text[index] != " " and not is_cjk(text[index]):
-        index += 1
-    return index
-
-
-def _left_ok(text: str, start: int, flags: int) -> bool:
-    if start == 0 or flags & _FIRST_CJK:
-        return True
-    before = text[start - 1]
-    if before == " " or is_cjk(before):
-        return True
-    if flags & _FIRST_ARABIC:
-        word_start = text.rfind(" ", 0, start) + 1
-        return _ARABIC_PREFIX.fullmatch(text, word_start, start) is not None
-    return False
-
-
-def _exact_end(text: str, end: int, flags: int) -> int | None:
-    """Where an exact (non-prefix) match ends, allowing inflection; None if not at a boundary."""
-    if end == len(text) or flags & _LAST_CJK:
-        return end
-    after = text[end]
-    if after == " " or is_cjk(after):
-        return end
-    if flags & _LAST_CYRILLIC:
-        word_end = _word_end(text, end)
-        ending = text[end:word_end]
-        if len(ending) <= MAX_CYRILLIC_ENDING and all(map(is_cyrillic, ending)):
-            return word_end
-    elif flags & _LAST_HANGUL:
-        word_end = _word_end(text, end)
-        if all(map(is_hangul, text[end:word_end])):
-            return word_end
-    return None
-
-
-def _continue(text: str, end: int, rest: tuple[tuple[str, bool, int], ...]) -> int | None:
+def _continue(text: str, end: int, rest: tuple[WordForm, ...]) -> int | None:
     """Where the words after a key end, each after one space; None if they do not follow."""
-    for word, is_prefix, flags in rest:
-        if end >= len(text) or text[end] != " " or not text.startswith(word, end + 1):
+    for form in rest:
+        found = next_word_end(text, end, form)
+        if found is None:
             return None
-        end += 1 + len(word)
-        if is_prefix:
-            end = _word_end(text, end)
-        else:
-            found = _exact_end(text, end, flags)
-            if found is None:
-                return None
-            end = found
+        end = found
     return end
+
+
+class _KeyUse(NamedTuple):
+    """The terms sharing one key and one way of checking around it, and who wrote them."""
+
+    left: int
+    ending: int
+    rest: tuple[WordForm, ...]
+    sources: tuple[tuple[int, str], ...]
 
 
 class TermMatcher:
@@ -216,30 +182,25 @@ class TermMatcher:
     def __init__(
         self, terms: Iterable[tuple[int, str]], regexes: Iterable[tuple[int, str]] = ()
     ) -> None:
-        exact: dict[str, dict[int, str]] = {}
-        prefix: dict[str, dict[tuple[int, tuple[tuple[str, bool, int], ...]], TermUse]] = {}
+        uses: dict[str, dict[tuple[int, int, tuple[WordForm, ...]], dict[int, str]]] = {}
         for source, written in terms:
-            key, is_prefix, words = parse_term(written)
-            if is_prefix:
-                rest = tuple((word, star, _flags(word)) for word, star in words)
-                prefix.setdefault(key, {}).setdefault(
-                    (source, rest), TermUse(source, written, rest)
-                )
-            else:
-                sources = exact.get(key)
-                if sources is None:
-                    exact[key] = {source: written}
-                elif source not in sources:
-                    sources[source] = written
-        keys = exact.keys() | prefix.keys()
-        self.key_count = len(keys)
+            forms = term_forms(written)
+            length = _key_length(forms)
+            key = " ".join(form.stem for form in forms[:length])
+            check = (forms[0].left, forms[length - 1].ending, forms[length:])
+            sources = uses.setdefault(key, {}).setdefault(check, {})
+            if source not in sources:
+                sources[source] = written
+        self.key_count = len(uses)
         self._automaton: ahocorasick.Automaton | None = None
-        if keys:
+        if uses:
             automaton = ahocorasick.Automaton()
-            for key in keys:
-                exact_uses = tuple(exact[key].items()) if key in exact else ()
-                prefix_uses = tuple(prefix[key].values()) if key in prefix else ()
-                automaton.add_word(key, (len(key), _flags(key), exact_uses, prefix_uses))
+            for key, checks in uses.items():
+                key_uses = tuple(
+                    _KeyUse(left, ending, rest, tuple(sources.items()))
+                    for (left, ending, rest), sources in checks.items()
+                )
+                automaton.add_word(key, (len(key), key_uses))
             automaton.make_automaton()
             self._automaton = automaton
         self._regexes = [(source, pattern, compile_regex(pattern)) for source, pattern in regexes]
@@ -250,33 +211,36 @@ class TermMatcher:
         text = folded.text
         size = len(text)
         if self._automaton is not None and text:
-            for last, (length, flags, exact, prefix) in self._automaton.iter(text):
+            for last, (length, key_uses) in self._automaton.iter(text):
                 start = last - length + 1
-                if start and text[start - 1] != " " and not _left_ok(text, start, flags):
-                    continue
-                if exact:
-                    end: int | None = last + 1
-                    if end != size and text[end] != " ":
-                        end = _exact_end(text, last + 1, flags)
+                glued = start > 0 and text[start - 1] != " "
+                after = last + 1
+                at_boundary = after == size or text[after] == " "
+                for left, ending, rest, sources in key_uses:
+                    if (glued or left == ARABIC_ARTICLE) and not left_fits(text, start, left):
+                        continue
+                    if at_boundary and ending < NEEDS_ENDING:
+                        end: int | None = after
+                    else:
+                        end = ending_end(text, after, ending)
+                    if end is not None and rest:
+                        end = _continue(text, end, rest)
                     if end is not None:
-                        for source, written in exact:
-                            hits.append(TermHit(source, written, start, end))
-                if prefix:
-                    end = last + 1 if flags & _LAST_CJK else _word_end(text, last + 1)
-                    for use in prefix:
-                        use_end = _continue(text, end, use.rest) if use.rest else end
-                        if use_end is not None:
-                            hits.append(TermHit(use.source, use.written, start, use_end))
-        for source, pattern, regex in self._regexes:
-            hits.extend(self._regex_hits(folded, source, pattern, regex))
+                        begin = start if left < ARABIC_PREFIX else text.rfind(" ", 0, start) + 1
+                        for source, written in sources:
+                            hits.append(TermHit(source, written, begin, end))
+        if self._regexes:
+            clean_text = ascii_digits(folded.clean.text)
+            for source, pattern, regex in self._regexes:
+                hits.extend(self._regex_hits(folded, clean_text, source, pattern, regex))
         return hits
 
     @staticmethod
     def _regex_hits(
-        folded: FoldedText, source: int, pattern: str, regex: re2._Regexp
+        folded: FoldedText, clean_text: str, source: int, pattern: str, regex: re2._Regexp
     ) -> Iterable[TermHit]:
         clean = folded.clean
-        for found in regex.finditer(clean.text):
+        for found in regex.finditer(clean_text):
             begin, finish = found.span()
             if begin == finish:
                 continue

@@ -31,6 +31,15 @@ _LETTER_VARIANTS = str.maketrans(
     }
 )
 _REMOVED = frozenset("\u0640")
+DIGITS = str.maketrans({chr(zero + n): str(n) for zero in (0x0660, 0x06F0) for n in range(10)})
+"""Arabic-Indic and Persian digits as ASCII digits (one character for one, so offsets hold)."""
+_NON_ASCII_DIGIT = re.compile("[\u0660-\u0669\u06f0-\u06f9]")
+
+
+def ascii_digits(text: str) -> str:
+    """``text`` with Arabic-Indic and Persian digits as ASCII digits, same length."""
+    return text.translate(DIGITS) if _NON_ASCII_DIGIT.search(text) else text
+
 
 _TAG = re.compile(
     r"<!--.*?-->|<(?P<close>/?)(?P<name>[A-Za-z][A-Za-z0-9]*)\b[^<>]{0,4000}>|<![^<>]{0,4000}>",
@@ -167,7 +176,7 @@ def _fold_char(char: str) -> str:
         return " "
     folded = _strip_marks(unicodedata.normalize("NFKD", char)).casefold()
     folded = unicodedata.normalize("NFKC", _strip_marks(unicodedata.normalize("NFKD", folded)))
-    folded = folded.translate(_LETTER_VARIANTS)
+    folded = folded.translate(_LETTER_VARIANTS).translate(DIGITS)
     return "".join(
         c if c in _KEPT_MARKS or unicodedata.category(c)[0] in "LN" else " " for c in folded
     )
