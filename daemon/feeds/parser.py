@@ -8,6 +8,7 @@ import zlib
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import feedparser
 
@@ -85,7 +86,12 @@ def _entry_link(entry: Mapping[str, Any]) -> str | None:
 
 
 def _to_story(
-    entry: Mapping[str, Any], feed_url: str, source: str | None, language: str | None, now: datetime
+    entry: Mapping[str, Any],
+    feed_url: str,
+    base_url: str,
+    source: str | None,
+    language: str | None,
+    now: datetime,
 ) -> Story | None:
     title = html_to_text(entry.get("title") or "", single_line=True)
     summary = html_to_text(entry.get("summary") or "")
@@ -93,6 +99,8 @@ def _to_story(
     if content == summary:
         content = ""
     link = _entry_link(entry)
+    if link and not link.startswith(("http://", "https://")):
+        link = urljoin(base_url, link)
     if not (title or summary or content or link):
         return None
     guid = entry.get("id") if isinstance(entry.get("id"), str) else None
@@ -135,11 +143,10 @@ def parse_feed(result: FetchResult, feed_url: str, now: datetime) -> list[Story]
     headers = _lower_keys(result.headers)
     headers.pop("content-encoding", None)
     headers.pop("content-length", None)
-    headers.setdefault("content-location", result.final_url or result.url or feed_url)
     content_type = headers.get("content-type", "").lower()
     if _looks_like_html(body, content_type):
         raise FeedError(feed_url, "not_a_feed", f"got an HTML page ({content_type or 'no type'})")
-    try:
+    try:  # no base URI: feedparser would join it on every element; links are resolved below
         document = feedparser.parse(
             body, response_headers=headers, sanitize_html=False, resolve_relative_uris=False
         )
@@ -156,9 +163,10 @@ def parse_feed(result: FetchResult, feed_url: str, now: datetime) -> list[Story]
     feed = document.get("feed") or {}
     source = html_to_text(feed.get("title") or "", single_line=True) or None
     language = _language(feed.get("language"), _detail_language(feed, "title_detail"))
+    base_url = result.final_url or result.url or feed_url
     stories: dict[str, Story] = {}
     for entry in entries:
-        story = _to_story(entry, feed_url, source, language, now)
+        story = _to_story(entry, feed_url, base_url, source, language, now)
         if story is not None and story.id not in stories:
             stories[story.id] = story
     return list(stories.values())

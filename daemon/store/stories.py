@@ -108,15 +108,16 @@ class StoryStore(StoreBase):
         for story in unique:
             if story.id not in stored:
                 fresh.append(_insert_values(story, now))
-                saved.append(
-                    SavedStory(replace(story, published=story.published or now), True, False)
-                )
+                dated = story if story.published else replace(story, published=now)
+                saved.append(SavedStory(dated, is_new=True, changed=False))
                 continue
             digest, published = stored[story.id]
-            kept = replace(story, published=published or story.published)
-            if digest != story_digest(story):
+            edited = digest != story_digest(story)
+            if edited:
                 changed.append(story)
-            saved.append(SavedStory(kept, is_new=False, changed=digest != story_digest(story)))
+            if published and published != story.published:
+                story = replace(story, published=published)
+            saved.append(SavedStory(story, is_new=False, changed=edited))
         connection = session.connection()
         if fresh:
             connection.execute(insert(StoryRow.__table__), fresh)
