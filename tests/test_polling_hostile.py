@@ -194,3 +194,31 @@ def test_opml_import_then_export_round_trips_through_the_cli(
     assert [(f.url, f.name, set(f.tags)) for f in again] == [
         (f.url, f.name, set(f.tags)) for f in original
     ]
+
+
+def test_feeds_list_and_status_show_unhealthy_and_moved_feeds(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+) -> None:
+    feed_server.serve("/new.xml", rss([Item("Calm day", "https://news.example/calm")]))
+    moved = feed_server.redirect("/old.xml", "/new.xml", status=308)
+    broken = feed_server.serve("/broken.xml", b"oops", status=500)
+    feeds_file = tmp_path / "feeds.yaml"
+    feeds_file.write_text(f"feeds:\n  - url: {moved}\n  - url: {broken}\n", encoding="utf-8")
+    env = {
+        "SANCTIONWATCH_DATABASE_URL": sqlite_url,
+        "SANCTIONWATCH_RULES": str(write_rules(tmp_path)),
+    }
+    for _ in range(3):
+        assert sanctionwatch("once", cwd=tmp_path, env=env).returncode == 0
+
+    table = sanctionwatch("feeds", "list", cwd=tmp_path, env=env).stdout
+    status = sanctionwatch("status", cwd=tmp_path, env=env).stdout
+    assert "UNHEALTHY, failing ×3" in table
+    assert "moved to" in table
+    listed = sanctionwatch("feeds", "list", "--format", "json", cwd=tmp_path, env=env).stdout
+    rows = {row["url"]: row for row in json.loads(listed)}
+    assert rows[moved]["moved_to"] == feed_server.url("/new.xml")
+    assert rows[broken]["healthy"] is False and rows[moved]["healthy"] is True
+    assert "1 unhealthy" in status and "UNHEALTHY" in status
+    assert feeds_file.read_text(encoding="utf-8").count(moved) == 1
+    assert len(feed_server.requests_for("/old.xml")) == 1
