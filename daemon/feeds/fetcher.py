@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import heapq
 import socket
-import threading
 import time
 import zlib
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
@@ -26,6 +24,7 @@ from daemon.feeds.addresses import (
     parse_networks,
     public_addresses,
 )
+from daemon.feeds.deadlines import Alarm, AlarmClock
 from daemon.models import FetchResult, FetchState
 
 MiB = 1024 * 1024
@@ -96,53 +95,7 @@ class _PublicOnlyTransport(httpx.HTTPTransport):
         )
 
 
-class _Alarm:
-    def __init__(self, deadline: float, action: Callable[[], None]) -> None:
-        self.deadline = deadline
-        self.action = action
-        self.cancelled = False
-
-    def __lt__(self, other: _Alarm) -> bool:
-        return self.deadline < other.deadline
-
-
-class _AlarmClock:
-    """One thread that runs actions at their deadlines (a thread per request costs more)."""
-
-    def __init__(self) -> None:
-        self._alarms: list[_Alarm] = []
-        self._changed = threading.Condition()
-        self._thread: threading.Thread | None = None
-
-    def set(self, seconds: float, action: Callable[[], None]) -> _Alarm:
-        alarm = _Alarm(time.monotonic() + max(seconds, 0.0), action)
-        with self._changed:
-            heapq.heappush(self._alarms, alarm)
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(
-                    target=self._run, name="fetch-deadlines", daemon=True
-                )
-                self._thread.start()
-            self._changed.notify()
-        return alarm
-
-    def _run(self) -> None:
-        while True:
-            with self._changed:
-                while self._alarms and self._alarms[0].cancelled:
-                    heapq.heappop(self._alarms)
-                if not self._alarms:
-                    self._changed.wait(60)
-                    continue
-                wait = self._alarms[0].deadline - time.monotonic()
-                if wait > 0:
-                    self._changed.wait(wait)
-                    continue
-                alarm = heapq.heappop(self._alarms)
-            alarm.action()
-
-
-_ALARMS = _AlarmClock()
+_ALARMS = AlarmClock()
 
 
 class _Watchdog:
@@ -154,7 +107,7 @@ class _Watchdog:
         stream = response.extensions.get("network_stream")
         self._socket = stream.get_extra_info("socket") if stream is not None else None
         self._seconds = seconds
-        self._alarm: _Alarm | None = None
+        self._alarm: Alarm | None = None
 
     def _fire(self) -> None:
         self.fired = True
