@@ -45,6 +45,9 @@ def test_every_word_of_a_cyrillic_term_inflects(term: str, text: str, found: str
         ("прибыль", "посол прибыл в Москву"),
         ("Украине", "территория Украины"),
         ("Россия", "россиянам запретили"),
+        ("военные", "военного сотрудничества"),
+        ("военный", "военной техники"),
+        ("Україні", "війна проти України"),
         ("Ким Чен Ын", "Ким Чен Ыннннн"),
     ],
 )
@@ -122,29 +125,15 @@ def test_hangul_prefix_term_still_matches_any_continuation() -> None:
 
 
 @pytest.mark.parametrize(
-    ("term", "text", "found"),
-    [
-        ("missile", "two missiles", "missiles"),
-        ("misil", "los misiles", "misiles"),
-        ("Panzer", "mit Panzern", "Panzern"),
-        ("Rakete", "neue Raketen", "Raketen"),
-        ("Soldat", "die Soldaten", "Soldaten"),
-        ("Russland", "Russlands Armee", "Russlands"),
-    ],
-)
-def test_latin_plurals_on_the_last_word(term: str, text: str, found: str) -> None:
-    assert _found(term, text) == [found]
-
-
-@pytest.mark.parametrize(
     ("term", "text"),
     [
+        ("efectivo", "un centenar de efectivos"),
+        ("sport", "European sports cars"),
         ("Korea", "a Korean firm"),
-        ("Russia", "Russian oil"),
-        ("arms", "armsen"),
-        ("tank", "tanks"),
-        ("Kim Jong Un", "Kim Jong Uns"),
+        ("Panzer", "mit Panzern"),
     ],
 )
-def test_latin_plurals_need_five_letters_and_no_nationality_n(term: str, text: str) -> None:
+def test_latin_terms_match_as_written(term: str, text: str) -> None:
+    """Plurals change meaning too often (efectivo 'cash' / efectivos 'troops'); rules write the
+    plural or ``word*``."""
     assert _found(term, text) == []

@@ -29,6 +29,7 @@ from daemon.rules.inflection import (
     ending_end,
     left_fits,
     next_word_end,
+    previous_word_start,
     word_form,
 )
 from daemon.rules.normalize import FoldedText, ascii_digits, fold_term, is_cjk, is_hangul
@@ -136,6 +137,7 @@ def compile_regex(pattern: str) -> re2._Regexp:
         raise TermError(f"invalid regex {pattern!r}: {detail}") from None
 
 
+@lru_cache(maxsize=262_144)
 def term_forms(written: str) -> tuple[WordForm, ...]:
     """Every word of a term as it is looked for (see daemon.rules.inflection)."""
     key, prefix, rest = parse_term(written)
@@ -146,15 +148,30 @@ def term_forms(written: str) -> tuple[WordForm, ...]:
     )
 
 
-def _key_length(forms: tuple[WordForm, ...]) -> int:
-    """How many leading words form the automaton key: up to the first that may take an ending
-    or before the first that may take an attached prefix."""
+def _anchor(forms: tuple[WordForm, ...]) -> tuple[int, int]:
+    """The words [first, last) that form the automaton key: of the runs of words that stand
+    next to each other as written (each but the last exact, none after the first taking an
+    attached prefix), the one with the longest text, so that the key is as selective as it can
+    be; the words before and after it are checked around a key hit."""
+    runs: list[tuple[int, int]] = []
+    first = 0
     for n, form in enumerate(forms):
-        if form.ending != EXACT:
-            return n + 1
-        if n + 1 < len(forms) and forms[n + 1].left not in (WORD, ANYWHERE):
-            return n + 1
-    return len(forms)
+        following = forms[n + 1] if n + 1 < len(forms) else None
+        if following is None or form.ending != EXACT or following.left not in (WORD, ANYWHERE):
+            runs.append((first, n + 1))
+            first = n + 1
+    return max(runs, key=lambda run: sum(len(form.stem) + 1 for form in forms[run[0] : run[1]]))
+
+
+def _go_back(text: str, start: int, before: tuple[WordForm, ...]) -> int | None:
+    """Where the words before a key start, each one space before the next; None if they do not
+    stand there. ``before`` runs from the nearest word backwards."""
+    for form in before:
+        found = previous_word_start(text, start, form)
+        if found is None:
+            return None
+        start = found
+    return start
 
 
 def _continue(text: str, end: int, rest: tuple[WordForm, ...]) -> int | None:
@@ -172,8 +189,12 @@ class _KeyUse(NamedTuple):
 
     left: int
     ending: int
+    before: tuple[WordForm, ...]
     rest: tuple[WordForm, ...]
     sources: tuple[tuple[int, str], ...]
+
+
+_Check = tuple[int, int, tuple[WordForm, ...], tuple[WordForm, ...]]
 
 
 class TermMatcher:
@@ -182,12 +203,13 @@ class TermMatcher:
     def __init__(
         self, terms: Iterable[tuple[int, str]], regexes: Iterable[tuple[int, str]] = ()
     ) -> None:
-        uses: dict[str, dict[tuple[int, int, tuple[WordForm, ...]], dict[int, str]]] = {}
+        uses: dict[str, dict[_Check, dict[int, str]]] = {}
         for source, written in terms:
             forms = term_forms(written)
-            length = _key_length(forms)
-            key = " ".join(form.stem for form in forms[:length])
-            check = (forms[0].left, forms[length - 1].ending, forms[length:])
+            first, last = _anchor(forms)
+            key = " ".join(form.stem for form in forms[first:last])
+            before = tuple(reversed(forms[:first]))
+            check = (forms[first].left, forms[last - 1].ending, before, forms[last:])
             sources = uses.setdefault(key, {}).setdefault(check, {})
             if source not in sources:
                 sources[source] = written
@@ -197,8 +219,8 @@ class TermMatcher:
             automaton = ahocorasick.Automaton()
             for key, checks in uses.items():
                 key_uses = tuple(
-                    _KeyUse(left, ending, rest, tuple(sources.items()))
-                    for (left, ending, rest), sources in checks.items()
+                    _KeyUse(left, ending, before, rest, tuple(sources.items()))
+                    for (left, ending, before, rest), sources in checks.items()
                 )
                 automaton.add_word(key, (len(key), key_uses))
             automaton.make_automaton()
@@ -216,7 +238,7 @@ class TermMatcher:
                 glued = start > 0 and text[start - 1] != " "
                 after = last + 1
                 at_boundary = after == size or text[after] == " "
-                for left, ending, rest, sources in key_uses:
+                for left, ending, before, rest, sources in key_uses:
                     if (glued or left == ARABIC_ARTICLE) and not left_fits(text, start, left):
                         continue
                     if at_boundary and ending < NEEDS_ENDING:
@@ -227,6 +249,10 @@ class TermMatcher:
                         end = _continue(text, end, rest)
                     if end is not None:
                         begin = start if left < ARABIC_PREFIX else text.rfind(" ", 0, start) + 1
+                        if before:
+                            begin = _go_back(text, begin, before)
+                            if begin is None:
+                                continue
                         for source, written in sources:
                             hits.append(TermHit(source, written, begin, end))
         if self._regexes:

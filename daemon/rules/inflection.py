@@ -13,15 +13,14 @@ from typing import NamedTuple
 
 from daemon.rules.normalize import is_arabic, is_cjk, is_cyrillic, is_hangul
 
-EXACT, ANY, PREFIX, CYRILLIC, HANGUL, ARABIC_LAST, ARABIC_INNER = range(7)
-LATIN_PLURAL, LATIN_PLURAL_N, LATIN_PLURAL_EN = range(7, 10)
-CYRILLIC_CASE, ARABIC_FEMININE_LAST, ARABIC_FEMININE_INNER, CYRILLIC_CASE_NEEDED = range(10, 14)
+EXACT, ANY, PREFIX, CYRILLIC, HANGUL, ARABIC_LAST, ARABIC_INNER, CYRILLIC_CASE = range(8)
+ARABIC_FEMININE_LAST, ARABIC_FEMININE_INNER, CYRILLIC_CASE_NEEDED = range(8, 11)
 NEEDS_ENDING = ARABIC_FEMININE_LAST
 """Ending rules: nothing, anything (the stem ends in a Chinese or Japanese character), the rest of
 the word (``word*``), any three Cyrillic letters, Korean particles, Arabic-script suffixes on the
-last or an inner word, a Latin plural (-s/-es, and -n or -en where German adds it), a Cyrillic
-case ending, Arabic-script suffixes after a stem whose final ة was taken off, a Cyrillic case
-ending that may not be empty (from NEEDS_ENDING on, an ending is required)."""
+last or an inner word, a Cyrillic case ending; from NEEDS_ENDING on an ending is required:
+Arabic-script suffixes after a stem whose final ة was taken off, a non-empty Cyrillic case
+ending."""
 
 WORD, ANYWHERE, ARABIC_PREFIX, ARABIC_ARTICLE = range(4)
 """Left rules: a word start, anywhere (Chinese or Japanese), after an optional Arabic attached
@@ -30,12 +29,12 @@ prefix, after a definite article (ال, or its attached forms بال، لل, …
 MIN_CYRILLIC_STEM = 4
 MAX_CYRILLIC_ENDING = 3
 MIN_ARABIC_STEM = 3
-MIN_LATIN_PLURAL_WORD = 5
 MAX_ARABIC_PREFIX = 4
 
 _CYRILLIC_ENDING_LETTERS = frozenset("аеиоуыьэюямхвгіє")
 _CYRILLIC_ADJECTIVE_ENDINGS = ("ыи", "ии", "іи", "ои", "ая", "яя", "ое", "ее", "ые", "ие")
-_CYRILLIC_FINAL_LETTERS = frozenset("аяоыиіь")
+_CYRILLIC_FINAL_LETTERS = frozenset("аяоыь")
+_CYRILLIC_VOWELS = frozenset("аеиоуыэюяіє")
 _CYRILLIC_NO_BARE_STEM = frozenset("иь")
 
 _ARABIC_ANY_PREFIX = re.compile("[وف]?(?:[بك]?ال|لل|[بلك])?")
@@ -66,9 +65,6 @@ _SUFFIX_SETS: dict[int, frozenset[str]] = {
     | _FEMININE_PLURAL_AND_POSSESSIVE,
     ARABIC_FEMININE_INNER: frozenset("ه" + suffix for suffix in ("", *_PERSIAN_PLURAL_AND_EZAFE))
     | frozenset(["ات", "ت"]),
-    LATIN_PLURAL: frozenset(["s", "es"]),
-    LATIN_PLURAL_N: frozenset(["s", "es", "n"]),
-    LATIN_PLURAL_EN: frozenset(["s", "es", "en"]),
 }
 
 
@@ -89,30 +85,21 @@ class WordForm(NamedTuple):
     ending: int
 
 
-def cyrillic_stem(word: str) -> str:
-    """``word`` without a dictionary-form ending (nominative noun or adjective ending, plural
-    -ы/-и/-і), if at least four letters remain. A word written in another case (Украине,
-    Украину) keeps it: the author chose that case."""
+def cyrillic_stem(word: str, attributive: bool) -> str:
+    """``word`` without a dictionary-form ending, if at least four letters remain: a nominative
+    noun ending (-а -я -о -ь -й), plural -ы, and an adjective ending where the adjective
+    qualifies a following word. A word written in another case keeps it, since the author chose
+    that case (Украине, Україні: -и and -і are dative or locative too); so does an adjective
+    used as a noun (военные "the military" is not военного)."""
     for ending in _CYRILLIC_ADJECTIVE_ENDINGS:
-        if word.endswith(ending) and len(word) - len(ending) >= MIN_CYRILLIC_STEM:
-            return word[: -len(ending)]
-    if word[-1] in _CYRILLIC_FINAL_LETTERS and len(word) > MIN_CYRILLIC_STEM:
+        if word.endswith(ending):
+            if attributive and len(word) - len(ending) >= MIN_CYRILLIC_STEM:
+                return word[: -len(ending)]
+            return word
+    short_i = word[-1] == "и" and word[-2:-1] in _CYRILLIC_VOWELS
+    if (word[-1] in _CYRILLIC_FINAL_LETTERS or short_i) and len(word) > MIN_CYRILLIC_STEM:
         return word[:-1]
     return word
-
-
-def _is_latin_word(word: str) -> bool:
-    return word.isalpha() and all(char < "\u0250" for char in word)
-
-
-def _latin_plural(word: str) -> int:
-    """-s/-es everywhere; German plural -n after -e/-el/-er and -en after a consonant, but not
-    -n after -a (Korea/Korean, Russia/Russian are other words)."""
-    if word.endswith(("e", "el", "er")):
-        return LATIN_PLURAL_N
-    if word[-1] not in "aiouy":
-        return LATIN_PLURAL_EN
-    return LATIN_PLURAL
 
 
 def word_form(word: str, starred: bool, last: bool) -> WordForm:
@@ -129,15 +116,13 @@ def word_form(word: str, starred: bool, last: bool) -> WordForm:
             return _cyrillic_form(word, last)
     elif is_hangul(word[-1]) and last:
         return WordForm(word, left, HANGUL)
-    elif last and len(word) >= MIN_LATIN_PLURAL_WORD and _is_latin_word(word):
-        return WordForm(word, left, _latin_plural(word))
     return WordForm(word, left, EXACT)
 
 
 def _cyrillic_form(word: str, last: bool) -> WordForm:
     """A word inflects after its stem; one whose bare stem is no form of it (прибыль, not
     прибыл) needs an ending. A last word kept whole takes any three letters, as before."""
-    stem = cyrillic_stem(word)
+    stem = cyrillic_stem(word, attributive=not last)
     if stem == word:
         return WordForm(word, WORD, CYRILLIC if last else CYRILLIC_CASE)
     if word[len(stem)] in _CYRILLIC_NO_BARE_STEM:
@@ -234,4 +219,28 @@ def next_word_end(text: str, end: int, form: WordForm) -> int | None:
             found = ending_end(text, start + len(stem), ending)
             if found is not None:
                 return found
+    return None
+
+
+def previous_word_start(text: str, start: int, form: WordForm) -> int | None:
+    """Where ``form`` starts if it is the word before the one starting at ``start`` (one space
+    between), None if it is not."""
+    if start < 2 or text[start - 1] != " ":
+        return None
+    end = start - 1
+    begin = text.rfind(" ", 0, end) + 1
+    stem, left, ending = form
+    if left == WORD:
+        candidates: range = range(begin, begin + 1)
+    elif left == ANYWHERE:
+        candidates = range(begin, end)
+    else:
+        candidates = range(begin, min(begin + MAX_ARABIC_PREFIX, end) + 1)
+    for stem_start in candidates:
+        if (
+            text.startswith(stem, stem_start)
+            and left_fits(text, stem_start, left)
+            and ending_end(text, stem_start + len(stem), ending) == end
+        ):
+            return begin
     return None
