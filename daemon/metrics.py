@@ -38,7 +38,9 @@ class Metrics:
             registry=r,
         )
         self.feeds_unhealthy = Gauge(
-            "sanctionwatch_feeds_unhealthy", "Feeds whose last poll failed", registry=r
+            "sanctionwatch_feeds_unhealthy",
+            "Feeds that failed three or more polls in a row",
+            registry=r,
         )
         self.stories_new = Counter(
             "sanctionwatch_stories_new", "Stories seen for the first time", registry=r

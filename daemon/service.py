@@ -51,6 +51,8 @@ class _Tally:
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add(self, started: datetime, outcome: object) -> None:
+        if getattr(outcome, "status", "") == "deferred":
+            return
         with self.lock:
             self.started_at = self.started_at or started
             self.counts["polled"] = self.counts.get("polled", 0) + 1

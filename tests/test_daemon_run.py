@@ -149,30 +149,12 @@ def test_invalid_rule_change_keeps_old_rules_until_fixed(
 
     (workdir / "rules" / "aurus.yaml").write_text(YACHT_RULE)
     third = ("https://news.example/2024/03/third-yacht", "Yacht delivered to Pyongyang", "")
-    wait_for(
-        lambda: (
-            running.metric("sanctionwatch_rules_loaded") == 1
-            and "yachts-to-dprk"
-            in (
-                sanctionwatch("status", "--format", "json", cwd=workdir, env=daemon_env).stdout
-                + running.logs()
-            )
-            or True
-        ),
-        what="reload",
-    )
-    wait_for(
-        lambda: (
-            not [
-                r
-                for r in json.loads(
-                    sanctionwatch("status", "--format", "json", cwd=workdir, env=daemon_env).stdout
-                )["replicas"]
-                if r["rule_errors"]
-            ]
-        ),
-        what="the error to clear",
-    )
+
+    def rule_errors() -> list[str]:
+        report = sanctionwatch("status", "--format", "json", cwd=workdir, env=daemon_env)
+        return [r["rule_errors"] for r in json.loads(report.stdout)["replicas"] if r["rule_errors"]]
+
+    wait_for(lambda: not rule_errors(), what="the error to clear")
     feed_server.serve("/wire.xml", rss([third, second_aurus, SECOND, FOUNDING], now))
     wait_for(
         lambda: any("third-yacht" in str(m.blocks) for m in slack_server.messages),
