@@ -18,9 +18,7 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("alerts", schema=None) as batch_op:
         batch_op.add_column(sa.Column("thread_of", sa.Integer(), nullable=True))
-        batch_op.add_column(
-            sa.Column("sending_since", sa.DateTime(timezone=True), nullable=True)
-        )
+        batch_op.add_column(sa.Column("sending_since", sa.DateTime(timezone=True), nullable=True))
         batch_op.create_index("ix_alerts_thread_of", ["thread_of"], unique=False)
 
 
