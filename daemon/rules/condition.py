@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Set
+from collections.abc import Callable, Iterator, Mapping, Set
 from dataclasses import dataclass
 
 _TOKEN = re.compile(r"\s*(?:(?P<number>\d+)|(?P<name>[A-Za-z_][A-Za-z0-9_-]*)|(?P<symbol>[(),]))")
@@ -182,93 +182,195 @@ def positive_names(expr: Expr) -> list[str]:
     raise TypeError(expr)
 
 
-def evaluate(expr: Expr, window: Set[str], story: Set[str]) -> bool:
-    """True when the condition holds for the groups in ``window``; ``not`` looks at ``story``."""
+def looks_at_story(name: str, scopes: Mapping[str, str], negated: bool) -> bool:
+    """Whether a group is looked for in the whole story rather than the window: a ``scope``
+    says so; without one, a group under ``not`` looks at the story and any other at the window."""
+    scope = scopes.get(name)
+    return scope == "story" if scope else negated
+
+
+def window_lookups(
+    expr: Expr, scopes: Mapping[str, str], negated: bool = False, odd: bool = False
+) -> Iterator[tuple[str, bool]]:
+    """(group, counts against) for every place the condition looks for a group in the window;
+    a group counts against the condition under an odd number of ``not``."""
     match expr:
         case Group(name):
-            return name in window
+            if not looks_at_story(name, scopes, negated):
+                yield name, odd
         case Not(operand):
-            return not evaluate(operand, story, story)
+            yield from window_lookups(operand, scopes, True, not odd)
+        case All(operands) | AnyOf(operands) | AtLeast(_, operands):
+            for operand in operands:
+                yield from window_lookups(operand, scopes, negated, odd)
+
+
+def evaluate(
+    expr: Expr,
+    window: Set[str],
+    story: Set[str],
+    scopes: Mapping[str, str] | None = None,
+    negated: bool = False,
+) -> bool:
+    """True when the condition holds for the groups in ``window``; a group under ``not`` or
+    scoped to the story looks at ``story`` instead, unless it is scoped to the window."""
+    scopes = scopes or {}
+    match expr:
+        case Group(name):
+            return name in (story if looks_at_story(name, scopes, negated) else window)
+        case Not(operand):
+            return not evaluate(operand, window, story, scopes, True)
         case All(operands):
-            return all(evaluate(o, window, story) for o in operands)
+            return all(evaluate(o, window, story, scopes, negated) for o in operands)
         case AnyOf(operands):
-            return any(evaluate(o, window, story) for o in operands)
+            return any(evaluate(o, window, story, scopes, negated) for o in operands)
         case AtLeast(count, operands):
-            return sum(evaluate(o, window, story) for o in operands) >= count
+            return sum(evaluate(o, window, story, scopes, negated) for o in operands) >= count
     raise TypeError(expr)
 
 
 GroupTest = Callable[[int, int], bool]
 """A compiled condition: (groups in the window, groups in the story), each a bit set."""
 
+_WINDOW, _STORY, _NOWHERE = 0, 1, 2
 
-def compile_condition(expr: Expr, bits: Mapping[str, int]) -> GroupTest:
+
+def _never(window: int, story: int) -> bool:
+    return False
+
+
+def compile_condition(
+    expr: Expr,
+    bits: Mapping[str, int],
+    scopes: Mapping[str, str] | None = None,
+    *,
+    best_case: bool = False,
+) -> GroupTest:
     """``expr`` over bit sets of groups (``bits`` gives each group its bit); always agrees with
-    ``evaluate`` on the same groups, without walking the expression for every window."""
-    match expr:
-        case Group(name):
-            bit = bits[name]
-            return lambda window, story: window & bit != 0
-        case Not(operand):
-            inner = compile_condition(operand, bits)
-            return lambda window, story: not inner(story, story)
-        case All(operands):
-            required = _bits_of(operands, bits)
-            forbidden = 0
-            rest: list[GroupTest] = []
-            for operand in operands:
-                if isinstance(operand, Group):
-                    continue
-                vetoed = _vetoed_bits(operand, bits)
-                if vetoed:
-                    forbidden |= vetoed
-                else:
-                    rest.append(compile_condition(operand, bits))
-            if not rest:
-                return lambda window, story: window & required == required and not story & forbidden
-            if len(rest) == 1:
-                (only,) = rest
-                return lambda window, story: (
-                    window & required == required and not story & forbidden and only(window, story)
-                )
+    ``evaluate`` on the same groups, without walking the expression for every window.
+
+    With ``best_case``, a group that counts against the condition from the window is taken as
+    absent: given the story's groups as the window, the test then holds whenever some window of
+    the story could satisfy the condition."""
+    return _Compiler(bits, scopes or {}, best_case).compile(expr, False, False)
+
+
+class _Compiler:
+    def __init__(self, bits: Mapping[str, int], scopes: Mapping[str, str], best_case: bool) -> None:
+        self.bits = bits
+        self.scopes = scopes
+        self.best_case = best_case
+
+    def place(self, name: str, negated: bool, odd: bool) -> int:
+        if looks_at_story(name, self.scopes, negated):
+            return _STORY
+        return _NOWHERE if self.best_case and odd else _WINDOW
+
+    def compile(self, expr: Expr, negated: bool, odd: bool) -> GroupTest:
+        match expr:
+            case Group(name):
+                bit = self.bits[name]
+                place = self.place(name, negated, odd)
+                if place == _STORY:
+                    return lambda window, story: story & bit != 0
+                if place == _WINDOW:
+                    return lambda window, story: window & bit != 0
+                return _never
+            case Not(operand):
+                inner = self.compile(operand, True, not odd)
+                return lambda window, story: not inner(window, story)
+            case All(operands):
+                return self.all_of(operands, negated, odd)
+            case AnyOf(operands):
+                return self.any_of(operands, negated, odd)
+            case AtLeast(count, operands):
+                tests = [self.compile(o, negated, odd) for o in operands]
+                return lambda window, story: sum(test(window, story) for test in tests) >= count
+        raise TypeError(expr)
+
+    def all_of(self, operands: tuple[Expr, ...], negated: bool, odd: bool) -> GroupTest:
+        required = [0, 0, 0]
+        forbidden = [0, 0, 0]
+        rest: list[GroupTest] = []
+        for operand in operands:
+            if isinstance(operand, Group):
+                required[self.place(operand.name, negated, odd)] |= self.bits[operand.name]
+                continue
+            vetoes = _vetoing_names(operand)
+            if vetoes:
+                for name in vetoes:
+                    forbidden[self.place(name, True, not odd)] |= self.bits[name]
+            else:
+                rest.append(self.compile(operand, negated, odd))
+        if required[_NOWHERE]:
+            return _never
+        return _all_test(
+            required[_WINDOW], required[_STORY], forbidden[_WINDOW], forbidden[_STORY], rest
+        )
+
+    def any_of(self, operands: tuple[Expr, ...], negated: bool, odd: bool) -> GroupTest:
+        anyone = [0, 0, 0]
+        others: list[GroupTest] = []
+        for operand in operands:
+            if isinstance(operand, Group):
+                anyone[self.place(operand.name, negated, odd)] |= self.bits[operand.name]
+            else:
+                others.append(self.compile(operand, negated, odd))
+        in_window, in_story = anyone[_WINDOW], anyone[_STORY]
+        if in_story:
             return lambda window, story: (
-                window & required == required
-                and not story & forbidden
-                and all(test(window, story) for test in rest)
+                window & in_window != 0
+                or story & in_story != 0
+                or any(test(window, story) for test in others)
             )
-        case AnyOf(operands):
-            anyone = _bits_of(operands, bits)
-            others = [compile_condition(o, bits) for o in operands if not isinstance(o, Group)]
-            if not others:
-                return lambda window, story: window & anyone != 0
-            if len(others) == 1:
-                (other,) = others
-                return lambda window, story: window & anyone != 0 or other(window, story)
-            return lambda window, story: (
-                window & anyone != 0 or any(test(window, story) for test in others)
-            )
-        case AtLeast(count, operands):
-            tests = [compile_condition(o, bits) for o in operands]
-            return lambda window, story: sum(test(window, story) for test in tests) >= count
-    raise TypeError(expr)
+        if not others:
+            return lambda window, story: window & in_window != 0
+        if len(others) == 1:
+            (other,) = others
+            return lambda window, story: window & in_window != 0 or other(window, story)
+        return lambda window, story: (
+            window & in_window != 0 or any(test(window, story) for test in others)
+        )
 
 
-def _bits_of(operands: tuple[Expr, ...], bits: Mapping[str, int]) -> int:
-    """The bits of the operands that are plain group names."""
-    found = 0
-    for operand in operands:
-        if isinstance(operand, Group):
-            found |= bits[operand.name]
-    return found
+def _all_test(
+    required: int,
+    required_in_story: int,
+    forbidden_in_window: int,
+    forbidden: int,
+    rest: list[GroupTest],
+) -> GroupTest:
+    """All of: the ``required`` groups in the window, the ``forbidden`` ones nowhere in the story,
+    and every test in ``rest``."""
+    if required_in_story or forbidden_in_window:
+        return lambda window, story: (
+            window & required == required
+            and story & required_in_story == required_in_story
+            and not story & forbidden
+            and not window & forbidden_in_window
+            and all(test(window, story) for test in rest)
+        )
+    if not rest:
+        return lambda window, story: window & required == required and not story & forbidden
+    if len(rest) == 1:
+        (only,) = rest
+        return lambda window, story: (
+            window & required == required and not story & forbidden and only(window, story)
+        )
+    return lambda window, story: (
+        window & required == required
+        and not story & forbidden
+        and all(test(window, story) for test in rest)
+    )
 
 
-def _vetoed_bits(expr: Expr, bits: Mapping[str, int]) -> int:
-    """For ``not a`` or ``not (a or b …)`` over plain names, the bits that veto; else 0."""
+def _vetoing_names(expr: Expr) -> tuple[str, ...]:
+    """For ``not a`` or ``not (a or b …)`` over plain names, the names that veto; else ()."""
     if not isinstance(expr, Not):
-        return 0
+        return ()
     operand = expr.operand
     if isinstance(operand, Group):
-        return bits[operand.name]
+        return (operand.name,)
     if isinstance(operand, AnyOf) and all(isinstance(o, Group) for o in operand.operands):
-        return _bits_of(operand.operands, bits)
-    return 0
+        return tuple(o.name for o in operand.operands if isinstance(o, Group))
+    return ()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,12 @@ from daemon.rules.condition import (
     parse_condition,
     positive_names,
 )
+from daemon.rules.listfile import load_list
 from daemon.rules.model import (
     FIELDS,
     Catalog,
     Example,
     GroupSpec,
-    ListEntry,
     Rule,
     TermList,
     TermSource,
@@ -72,7 +71,7 @@ def _load_catalog(root: Path) -> tuple[Catalog, list[RuleProblem]]:
     rule_paths, list_paths = find_files(root)
     lists: dict[str, TermList] = {}
     for path in list_paths:
-        term_list = _load_list(path, problems)
+        term_list = load_list(path, problems)
         if term_list is None:
             continue
         if term_list.name in lists:
@@ -111,83 +110,6 @@ def _load_catalog(root: Path) -> tuple[Catalog, list[RuleProblem]]:
         seen[rule.id] = rule
         rules.append(rule)
     return Catalog(tuple(rules), lists, tuple(builder.sources)), problems
-
-
-def _load_list(path: Path, problems: list[RuleProblem]) -> TermList | None:
-    document, found = read_yaml(path, str(path))
-    problems.extend(found)
-    if document is None:
-        return None
-    if document.data is None:
-        problems.append(RuleProblem(str(path), 1, "file is empty"))
-        return None
-    schema_found = [] if _plainly_valid_list(data := document.data) else None
-    if schema_found is None:
-        schema_found = schema_problems(document, "list.schema.json")
-    if schema_found:
-        problems.extend(schema_found)
-        return None
-    name = data.get("name", path.stem)
-    if name != path.stem:
-        problems.append(
-            document.problem(
-                ("name",), f"list name {name!r} must match the file name {path.name!r}"
-            )
-        )
-    entries: list[ListEntry] = []
-    for index, raw in enumerate(data["entries"]):
-        entry = (
-            ListEntry(raw)
-            if isinstance(raw, str)
-            else ListEntry(raw["name"], tuple(raw.get("aliases", ())), raw.get("source"))
-        )
-        for term_index, term in enumerate(entry.terms):
-            location: tuple[str | int, ...] = ("entries", index)
-            if term_index:
-                location = ("entries", index, "aliases", term_index - 1)
-            elif not isinstance(raw, str):
-                location = ("entries", index, "name")
-            try:
-                parse_term(term)
-            except TermError as error:
-                problems.append(document.problem(location, str(error)))
-        entries.append(entry)
-    return TermList(
-        name, tuple(entries), data.get("description", ""), data.get("source"), str(path)
-    )
-
-
-_LIST_KEYS = frozenset({"name", "description", "source", "entries"})
-_ENTRY_KEYS = frozenset({"name", "aliases", "source", "id", "type", "note"})
-
-
-def _plainly_valid_list(data: Any) -> bool:
-    """A quick check that lets the common, valid list skip JSON Schema validation (which costs
-    about a second per 10,000 entries); anything unusual goes to the schema for its messages."""
-    if not isinstance(data, dict) or not data.keys() <= _LIST_KEYS:
-        return False
-    entries = data.get("entries")
-    if not isinstance(entries, list) or not entries:
-        return False
-    if not all(isinstance(data.get(k, ""), str) for k in ("name", "description", "source")):
-        return False
-    if not re.fullmatch(r"[A-Za-z0-9_-]+", data.get("name", "x")):
-        return False
-    for entry in entries:
-        if isinstance(entry, str):
-            if not entry:
-                return False
-            continue
-        if not isinstance(entry, dict) or not entry.keys() <= _ENTRY_KEYS:
-            return False
-        if not isinstance(entry.get("name"), str) or not entry["name"]:
-            return False
-        aliases = entry.get("aliases", [])
-        if not isinstance(aliases, list) or not all(isinstance(a, str) and a for a in aliases):
-            return False
-        if not all(isinstance(entry.get(k, ""), str) for k in ("source", "id", "type", "note")):
-            return False
-    return True
 
 
 class _RuleBuilder:
@@ -252,7 +174,7 @@ class _RuleBuilder:
             problems.append(
                 document.problem(("condition",), "condition needs a group that is not under 'not'")
             )
-        elif evaluate(condition, set(), set()):
+        elif evaluate(condition, set(), set(), _scopes(groups)):
             problems.append(
                 document.problem(("condition",), "condition holds on a story that matches nothing")
             )
@@ -298,14 +220,66 @@ class _RuleBuilder:
             term_location: tuple[str | int, ...] = location
         else:
             term_location = (*location, "terms")
-        sources: list[int] = []
+        label = f"{rule_id}.{name}"
+        lists_found = self._list_sources(document, location, spec, ("list", "lists"), problems)
+        sources = lists_found + self._own_terms(
+            document, term_location, label, spec.get("terms", []), problems
+        )
+        if "regex" in spec:
+            try:
+                compile_regex(spec["regex"])
+                sources.append(self._new_source(TermSource(label, regex=spec["regex"])))
+            except TermError as error:
+                problems.append(document.problem((*location, "regex"), str(error)))
+        unless_terms = spec.get("unless", [])
+        unless = self._list_sources(document, location, spec, (None, "unless_lists"), problems)
+        unless += self._own_terms(
+            document, (*location, "unless"), f"{label} unless", unless_terms, problems
+        )
+        own_terms = {parse_term(term) for term in spec.get("terms", []) if _usable(term)}
+        for index, phrase in enumerate(unless_terms):
+            if _usable(phrase) and parse_term(phrase) in own_terms:
+                problems.append(
+                    document.problem(
+                        (*location, "unless", index),
+                        f"unless {phrase!r} is also a term of group {name!r}: "
+                        "it would cancel every match of that term",
+                    )
+                )
+        group_fields = tuple(f for f in spec.get("fields", rule_fields) if f in rule_fields)
+        if not group_fields:
+            problems.append(
+                document.problem(
+                    (*location, "fields"), f"group {name!r} looks at no field the rule looks at"
+                )
+            )
+        return GroupSpec(
+            name,
+            tuple(sources),
+            group_fields,
+            document.line(location),
+            spec.get("scope"),
+            tuple(dict.fromkeys(unless)),
+        )
+
+    def _list_sources(
+        self,
+        document: YamlDocument,
+        location: tuple[str | int, ...],
+        spec: dict[str, Any],
+        keys: tuple[str | None, str],
+        problems: list[RuleProblem],
+    ) -> list[int]:
+        """The sources of the lists a group names under ``keys`` (one list, a list of lists)."""
+        single, several = keys
         list_refs: list[tuple[tuple[str | int, ...], str]] = []
-        if "list" in spec:
-            list_refs.append(((*location, "list"), spec["list"]))
+        if single is not None and single in spec:
+            list_refs.append(((*location, single), spec[single]))
         list_refs += [
-            ((*location, "lists", index), list_name)
-            for index, list_name in enumerate(spec.get("lists", []))
+            ((*location, several, index), list_name)
+            for index, list_name in enumerate(spec.get(several, []))
         ]
+        sources: list[int] = []
         for at, list_name in list_refs:
             if list_name in self.list_files and list_name not in self.lists:
                 continue
@@ -316,30 +290,34 @@ class _RuleBuilder:
                 )
                 continue
             sources.append(self._list_source(list_name))
-        terms = spec.get("terms", [])
+        return sources
+
+    def _own_terms(
+        self,
+        document: YamlDocument,
+        location: tuple[str | int, ...],
+        label: str,
+        terms: list[str],
+        problems: list[RuleProblem],
+    ) -> list[int]:
         for index, term in enumerate(terms):
             try:
                 parse_term(term)
             except TermError as error:
-                problems.append(document.problem((*term_location, index), str(error)))
-        if terms:
-            sources.append(self._new_source(TermSource(f"{rule_id}.{name}", tuple(terms))))
-        if "regex" in spec:
-            try:
-                compile_regex(spec["regex"])
-                sources.append(
-                    self._new_source(TermSource(f"{rule_id}.{name}", regex=spec["regex"]))
-                )
-            except TermError as error:
-                problems.append(document.problem((*location, "regex"), str(error)))
-        group_fields = tuple(f for f in spec.get("fields", rule_fields) if f in rule_fields)
-        if not group_fields:
-            problems.append(
-                document.problem(
-                    (*location, "fields"), f"group {name!r} looks at no field the rule looks at"
-                )
-            )
-        return GroupSpec(name, tuple(sources), group_fields, document.line(location))
+                problems.append(document.problem((*location, index), str(error)))
+        return [self._new_source(TermSource(label, tuple(terms)))] if terms else []
+
+
+def _scopes(groups: Mapping[str, GroupSpec | None]) -> dict[str, str]:
+    return {name: group.scope for name, group in groups.items() if group and group.scope}
+
+
+def _usable(term: str) -> bool:
+    try:
+        parse_term(term)
+    except TermError:
+        return False
+    return True
 
 
 def _examples(document: YamlDocument) -> tuple[Example, ...]:

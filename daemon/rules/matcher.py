@@ -7,12 +7,12 @@ when it holds there are sentence or word positions worked out and its windows tr
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from daemon.models import Match, Story
 from daemon.rules.compiler import TermHit, TermMatcher, collector_paused
-from daemon.rules.condition import GroupTest, compile_condition
+from daemon.rules.condition import GroupTest, compile_condition, window_lookups
 from daemon.rules.model import FIELDS, Catalog, Rule, RuleHit, TermList, TermSource
 from daemon.rules.normalize import FoldedText, fold
 
@@ -27,39 +27,62 @@ class _GroupPlan:
     bit: int
     sources: tuple[int, ...]
     field_mask: int
+    unless: tuple[int, ...]
+    in_window: bool
 
 
 @dataclass(frozen=True)
 class _RulePlan:
-    """A rule prepared for matching: its groups as bits and its condition compiled over them."""
+    """A rule prepared for matching: its groups as bits and its condition compiled over them.
+
+    ``positive`` groups give the evidence; those ``in_window`` are placed in sentences or words,
+    together with the ``window_vetoes`` (window-scoped groups used only under ``not``).
+    ``story_test`` is the condition on the story's groups alone: it holds whenever some window
+    could satisfy the condition."""
 
     index: int
     rule: Rule
     groups: tuple[_GroupPlan, ...]
     positive: tuple[_GroupPlan, ...]
     positive_mask: int
+    window_vetoes: tuple[_GroupPlan, ...]
+    vetoed_in_windows: bool
     test: GroupTest
+    story_test: GroupTest
 
 
 def _plan(index: int, rule: Rule) -> _RulePlan:
     bits = {name: 1 << number for number, name in enumerate(rule.groups)}
+    scopes = rule.scopes
+    lookups = list(window_lookups(rule.condition, scopes))
+    in_window = {name for name, _ in lookups}
     groups = {
         name: _GroupPlan(
             name,
             bits[name],
             tuple(dict.fromkeys(group.sources)),
             sum(_FIELD_BIT[field] for field in set(group.fields)),
+            group.unless,
+            name in in_window,
         )
         for name, group in rule.groups.items()
     }
     positive = tuple(groups[name] for name in rule.positive_groups if name in groups)
+    positive_names = {group.name for group in positive}
+    vetoed_in_windows = any(against for _, against in lookups) and rule.window.unit != "story"
+    test = compile_condition(rule.condition, bits, scopes)
     return _RulePlan(
         index,
         rule,
         tuple(groups.values()),
         positive,
         sum(group.bit for group in positive),
-        compile_condition(rule.condition, bits),
+        tuple(g for g in groups.values() if g.in_window and g.name not in positive_names),
+        vetoed_in_windows,
+        test,
+        compile_condition(rule.condition, bits, scopes, best_case=True)
+        if vetoed_in_windows
+        else test,
     )
 
 
@@ -89,6 +112,37 @@ class _StoryScan:
                     self.source_fields[source] |= bit
         self._positions: dict[str, dict[tuple[int, int], int]] = {}
         self._spans: dict[tuple[int, int, int], tuple[int, int]] = {}
+        self._kept: dict[tuple[int, tuple[int, ...]], list[tuple[int, TermHit]]] = {}
+
+    def hits(self, source: int, unless: tuple[int, ...]) -> Sequence[tuple[int, TermHit]]:
+        """(field index, hit) of ``source``, less those overlapping a hit of an ``unless``
+        source in the same field."""
+        found = self.by_source.get(source, ())
+        if not unless or not found:
+            return found
+        kept = self._kept.get((source, unless))
+        if kept is None:
+            cancelling = [
+                (field_index, hit.start, hit.end)
+                for other in unless
+                for field_index, hit in self.by_source.get(other, ())
+            ]
+            kept = self._kept[source, unless] = [
+                (field_index, hit)
+                for field_index, hit in found
+                if not any(
+                    field_index == at and start < hit.end and hit.start < end
+                    for at, start, end in cancelling
+                )
+            ]
+        return kept
+
+    def field_bits(self, source: int, unless: tuple[int, ...]) -> int:
+        """The fields where ``source`` has a hit that no ``unless`` hit cancels."""
+        bits = 0
+        for field_index, _ in self.hits(source, unless):
+            bits |= 1 << field_index
+        return bits
 
     def position(self, unit: str, field_index: int, start: int) -> int:
         """The sentence or word number of a folded offset, counted across title, summary and
@@ -107,6 +161,12 @@ class _StoryScan:
             position += folded.sentence_of(start) if unit == "sentence" else folded.word_of(start)
             known[field_index, start] = position
         return position
+
+    def extent(self, unit: str) -> int:
+        """One past the story's last sentence or word position."""
+        if unit == "sentence":
+            return sum(folded.sentence_count for folded in self.folded if folded is not None)
+        return sum(folded.word_count + 1 for folded in self.folded if folded is not None) - 1
 
     def matches(self, evidence: Iterable[_Evidence]) -> tuple[Match, ...]:
         """One Match per distinct (group, term, field, span), in the order of ``evidence``."""
@@ -151,11 +211,20 @@ class Rulebook:
         self._plan_of = {id(rule): plan for rule, plan in zip(self.rules, self._plans, strict=True)}
         self._enabled = tuple(plan for plan in self._plans if plan.rule.status != "disabled")
         uses: dict[int, list[tuple[int, int, int]]] = {}
+        guarded: dict[int, list[tuple[int, int, int, tuple[int, ...]]]] = {}
         for plan in self._plans:
             for group in plan.groups:
                 for source in group.sources:
-                    uses.setdefault(source, []).append((plan.index, group.bit, group.field_mask))
+                    if group.unless:
+                        guarded.setdefault(source, []).append(
+                            (plan.index, group.bit, group.field_mask, group.unless)
+                        )
+                    else:
+                        uses.setdefault(source, []).append(
+                            (plan.index, group.bit, group.field_mask)
+                        )
         self._source_uses = {source: tuple(found) for source, found in uses.items()}
+        self._guarded_uses = {source: tuple(found) for source, found in guarded.items()}
 
     @property
     def key_count(self) -> int:
@@ -180,10 +249,15 @@ class Rulebook:
             for index, bit, field_mask in source_uses.get(source, ()):
                 if fields & field_mask:
                     groups[index] |= bit
+        if self._guarded_uses:
+            for source in scan.source_fields:
+                for index, bit, field_mask, unless in self._guarded_uses.get(source, ()):
+                    if not groups[index] & bit and scan.field_bits(source, unless) & field_mask:
+                        groups[index] |= bit
         hits: list[RuleHit] = []
         for plan in plans:
             story_groups = groups[plan.index]
-            if story_groups & plan.positive_mask and plan.test(story_groups, story_groups):
+            if story_groups & plan.positive_mask and plan.story_test(story_groups, story_groups):
                 hit = _rule_hit(plan, scan, story_groups)
                 if hit is not None:
                     hits.append(hit)
@@ -210,40 +284,82 @@ def _rule_hit(plan: _RulePlan, scan: _StoryScan, story_groups: int) -> RuleHit |
 
 def _evidence(plan: _RulePlan, scan: _StoryScan, story_groups: int) -> list[_Evidence]:
     """Matches of positive groups inside every window where the condition holds, in text order
-    (ties: by group name within a window, by the condition's group order for ``story``)."""
-    by_source = scan.by_source
+    (ties: by group name within a window, by the condition's group order for ``story``), and
+    those of story-scoped positive groups when it holds somewhere."""
     window = plan.rule.window
     whole_story = window.unit == "story"
-    positive: list[_Evidence] = []
+    placed: list[_Evidence] = []
+    anywhere: list[_Evidence] = []
+    count = 0
     for group in plan.positive:
+        found = placed if group.in_window or whole_story else anywhere
+        tie = "" if whole_story else group.name
         for source in group.sources:
-            for field_index, hit in by_source.get(source, ()):
+            for field_index, hit in scan.hits(source, group.unless):
                 if group.field_mask >> field_index & 1:
-                    tie = "" if whole_story else group.name
-                    key = (field_index, hit.start, tie, len(positive))
-                    positive.append((key, group.name, field_index, hit))
+                    key = (field_index, hit.start, tie, count)
+                    found.append((key, group.name, field_index, hit))
+                    count += 1
     if whole_story:
-        return sorted(positive)
+        return sorted(placed)
     unit, size = window.unit, window.size
     bits = {group.name: group.bit for group in plan.positive}
     position_groups: dict[int, int] = {}
     positions: list[int] = []
-    for _, name, field_index, hit in positive:
+    for _, name, field_index, hit in placed:
         position = scan.position(unit, field_index, hit.start)
         positions.append(position)
         position_groups[position] = position_groups.get(position, 0) | bits[name]
+    for group in plan.window_vetoes:
+        for source in group.sources:
+            for field_index, hit in scan.hits(source, group.unless):
+                if group.field_mask >> field_index & 1:
+                    position = scan.position(unit, field_index, hit.start)
+                    position_groups[position] = position_groups.get(position, 0) | group.bit
     ordered = sorted(position_groups)
+    starts = ordered
+    if plan.vetoed_in_windows:
+        last_start = max(scan.extent(unit) - size, 0)
+        starts = sorted(
+            {0} | {min(max(p + shift, 0), last_start) for p in ordered for shift in (1 - size, 1)}
+        )
+    covered, held = _windows_that_hold(plan, position_groups, ordered, starts, size, story_groups)
+    evidence = [
+        item for item, position in zip(placed, positions, strict=True) if position in covered
+    ]
+    if anywhere and (held or plan.test(0, story_groups)):
+        evidence += anywhere
+    return sorted(evidence)
+
+
+def _windows_that_hold(
+    plan: _RulePlan,
+    position_groups: Mapping[int, int],
+    ordered: list[int],
+    starts: list[int],
+    size: int,
+    story_groups: int,
+) -> tuple[set[int], bool]:
+    """The positions (``ordered``) inside windows of ``size`` where the condition holds, and
+    whether any does.
+
+    Without exclusions in the window, a window starting at each position is enough: moving a
+    window's start back to the nearest position only adds groups. With them, a window must be
+    tried at every place in the story where its groups change: ending at a position, and
+    starting just after one."""
     covered: set[int] = set()
-    end = 0
-    for begin, first in enumerate(ordered):
-        end = max(end, begin)
-        inside = 0
-        while end < len(ordered) and ordered[end] < first + size:
+    held = False
+    first = end = 0
+    for start in starts:
+        while first < len(ordered) and ordered[first] < start:
+            first += 1
+        end = max(end, first)
+        while end < len(ordered) and ordered[end] < start + size:
             end += 1
-        for position in ordered[begin:end]:
+        inside = 0
+        for position in ordered[first:end]:
             inside |= position_groups[position]
-        if plan.test(inside, story_groups):
-            covered.update(ordered[begin:end])
-    return sorted(
-        item for item, position in zip(positive, positions, strict=True) if position in covered
-    )
+        if inside and plan.test(inside, story_groups):
+            held = True
+            covered.update(ordered[first:end])
+    return covered, held

@@ -37,12 +37,16 @@ class Window:
 
 @dataclass(frozen=True)
 class GroupSpec:
-    """A named term group of a rule: the term sources it draws on and the fields it looks at."""
+    """A named term group of a rule: the term sources it draws on, the fields it looks at, its
+    ``scope`` (None: the window outside ``not``, the story under it) and the sources of its
+    ``unless`` phrases, whose matches cancel the group's matches they overlap."""
 
     name: str
     sources: tuple[int, ...]
     fields: tuple[str, ...]
     line: int
+    scope: str | None = None
+    unless: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,11 @@ class Rule:
     description: str = ""
     path: str = ""
     line: int = 1
+
+    @property
+    def scopes(self) -> dict[str, str]:
+        """The groups given a ``scope``, with it."""
+        return {name: group.scope for name, group in self.groups.items() if group.scope}
 
 
 @dataclass(frozen=True)
