@@ -201,6 +201,10 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     runtime = build_runtime(settings, sys.stdout)
     try:
         service = Service(
+            replica_id=settings.replica_id,
+            claim_batch=settings.claim_batch,
+            claim_lease=settings.claim_lease,
+            poll_workers=settings.poll_workers,
             store=runtime.store,
             poll=runtime.pipeline.poll_feed,
             deliver=runtime.deliverer.deliver_due,
@@ -219,6 +223,8 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     except OSError as exc:
         runtime.close()
         raise ConfigError("SANCTIONWATCH_HTTP_PORT", f"cannot listen: {exc.strerror}") from None
+    runtime.store.replica_id = service.replica_id  # due alerts are reserved for this replica
+    runtime.store.alert_lease = settings.delivery_lease
 
     def request_stop(signum: int, _frame: object) -> None:
         log.info("stopping on %s", signal.Signals(signum).name)

@@ -78,6 +78,10 @@ class Settings:
     slack_pace: timedelta = timedelta(seconds=1)
     delivery_lease: timedelta = timedelta(minutes=2)
     digest_at: tuple[int, int] | None = None
+    replica_id: str | None = None
+    claim_batch: int = 50
+    claim_lease: timedelta = timedelta(seconds=60)
+    poll_workers: int = 32
 
     @property
     def alert_mode(self) -> str:
@@ -121,6 +125,20 @@ class Settings:
             raise ConfigError(
                 "SANCTIONWATCH_MAX_BODY_BYTES", f"not a number: {body_text!r}"
             ) from None
+
+        def count(name: str, default: int) -> int:
+            raw = value(name)
+            try:
+                number = int(raw) if raw else default
+            except ValueError:
+                raise ConfigError(name, f"not a number: {raw!r}") from None
+            if number < 1:
+                raise ConfigError(name, f"must be at least 1: {number}")
+            return number
+
+        replica_id = value("SANCTIONWATCH_REPLICA_ID")
+        if replica_id is not None and len(replica_id) > 64:
+            raise ConfigError("SANCTIONWATCH_REPLICA_ID", "at most 64 characters")
 
         def duration(name: str, default: timedelta) -> timedelta:
             raw = value(name)
@@ -167,6 +185,10 @@ class Settings:
             slack_pace=duration("SANCTIONWATCH_SLACK_PACE", defaults.slack_pace),
             delivery_lease=duration("SANCTIONWATCH_DELIVERY_LEASE", defaults.delivery_lease),
             digest_at=_clock_time(value("SANCTIONWATCH_DIGEST_AT"), "SANCTIONWATCH_DIGEST_AT"),
+            replica_id=replica_id,
+            claim_batch=count("SANCTIONWATCH_CLAIM_BATCH", defaults.claim_batch),
+            claim_lease=duration("SANCTIONWATCH_CLAIM_LEASE", defaults.claim_lease),
+            poll_workers=count("SANCTIONWATCH_POLL_WORKERS", defaults.poll_workers),
         )
 
     def masked(self) -> dict[str, str]:

@@ -76,6 +76,12 @@ def failure_backoff(interval: timedelta, failures: int, retry_after: float | Non
     return timedelta(seconds=delay)
 
 
+def poll_jitter(interval: timedelta) -> timedelta:
+    """A little extra wait after a successful poll (up to 5% of the interval, at most 30 s), so
+    feeds first polled together drift apart; never less than the interval."""
+    return timedelta(seconds=random.uniform(0, min(interval.total_seconds() * 0.05, 30.0)))
+
+
 class Pipeline:
     """Polls feeds: ``run_cycle`` for all at once (``once``), ``poll_feed`` for one (the
     scheduler of ``run``). Call ``close()`` when done: it stops the parser processes.
@@ -321,7 +327,7 @@ class Pipeline:
         return PollRecord(
             feed.url,
             polled.polled_at,
-            next_poll_at=polled.polled_at + feed.interval,
+            next_poll_at=polled.polled_at + feed.interval + poll_jitter(feed.interval),
             state=result.state,
             stories_seen=stories_new,
             moved_to=result.permanent_url,

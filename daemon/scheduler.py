@@ -1,10 +1,10 @@
-"""When things run: each feed on its own interval, delivery every second. The only APScheduler
-importer."""
+"""When things run: the feed dispatcher and delivery every second, heartbeat, reloads, daily
+jobs. The only APScheduler importer."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apscheduler.executors.pool import ThreadPoolExecutor
@@ -12,45 +12,21 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from daemon.models import FeedSpec
-
 log = logging.getLogger(__name__)
 
 
 class Scheduler:
-    def __init__(self, workers: int = 8) -> None:
+    def __init__(self) -> None:
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
             executors={
-                "default": ThreadPoolExecutor(workers),
+                "default": ThreadPoolExecutor(1),
+                "dispatch": ThreadPoolExecutor(1),
                 "delivery": ThreadPoolExecutor(1),
                 "control": ThreadPoolExecutor(2),
             },
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
         )
-
-    def schedule_feeds(
-        self, feeds: Sequence[FeedSpec], poll: Callable[[FeedSpec], object], first_run: datetime
-    ) -> None:
-        """Poll each feed at ``first_run`` (or now), then on its interval with a little jitter.
-        ``max_instances=1`` keeps two polls of one feed from overlapping; ``coalesce`` keeps a
-        slow poll from stacking up runs behind itself."""
-        for feed in feeds:
-            seconds = feed.interval.total_seconds()
-            self._scheduler.add_job(
-                poll,
-                IntervalTrigger(seconds=seconds, jitter=min(seconds * 0.1, 60), timezone=UTC),
-                args=[feed],
-                id=f"feed:{feed.url}",
-                name=feed.name or feed.url,
-                next_run_time=first_run,
-                replace_existing=True,
-            )
-
-    def remove_feed(self, url: str) -> None:
-        job = self._scheduler.get_job(f"feed:{url}")
-        if job is not None:
-            job.remove()
 
     def every(self, interval: timedelta, job: Callable[[], object], name: str) -> None:
         self._scheduler.add_job(
@@ -58,7 +34,7 @@ class Scheduler:
             IntervalTrigger(seconds=interval.total_seconds(), timezone=UTC),
             id=name,
             name=name,
-            executor="delivery" if name == "delivery" else "control",
+            executor=name if name in {"delivery", "dispatch"} else "control",
             next_run_time=datetime.now(UTC),
             replace_existing=True,
         )

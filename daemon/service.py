@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from daemon import __version__
+from daemon.dispatcher import Dispatcher
 from daemon.errors import SanctionwatchError
 from daemon.health import HealthServer, Probe
 from daemon.metrics import Metrics
@@ -24,6 +25,12 @@ from daemon.store import CycleReport, Store
 log = logging.getLogger("sanctionwatch")
 
 STOP_GRACE_SECONDS = 8.0
+
+
+def default_replica_id() -> str:
+    """``hostname-pid-random``: unique per process, readable in ``status``."""
+    suffix = f"-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    return socket.gethostname()[: 64 - len(suffix)] + suffix
 
 
 class RulebookHolder:
@@ -111,6 +118,10 @@ class Service:
         http_port: int | None,
         retention: timedelta = timedelta(days=90),
         on_stop: Callable[[], None] = lambda: None,
+        replica_id: str | None = None,
+        claim_batch: int = 50,
+        claim_lease: timedelta = timedelta(seconds=60),
+        poll_workers: int = 32,
     ) -> None:
         self.retention = retention
         self.store = store
@@ -125,8 +136,17 @@ class Service:
         self.metrics = metrics
         self.clock = clock
         self.on_stop = on_stop
-        self.replica_id = f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+        self.replica_id = replica_id or default_replica_id()
         self.scheduler = Scheduler()
+        self.dispatcher = Dispatcher(
+            store=store,
+            poll=self._poll,
+            replica_id=self.replica_id,
+            clock=clock,
+            batch=claim_batch,
+            lease=claim_lease,
+            workers=poll_workers,
+        )
         self.tally = _Tally()
         self.started_at = clock()
         self.last_tick = clock()
@@ -223,13 +243,15 @@ class Service:
             return
         if feeds != self.feeds:
             removed = {f.url for f in self.feeds} - {f.url for f in feeds}
-            changed = [f for f in feeds if f not in self.feeds]
-            self.store.sync_feeds(((f.url, f.name) for f in feeds), now)
-            for url in removed:
-                self.scheduler.remove_feed(url)
-            self.scheduler.schedule_feeds(changed, self._poll, now)
+            self._schedule(feeds, now)
             self.feeds = feeds
             log.info("feed list reloaded", extra={"feeds": len(feeds), "removed": len(removed)})
+
+    def _schedule(self, feeds: list[FeedSpec], now: datetime) -> None:
+        """The feed list becomes the shared schedule (intervals in the database); the
+        dispatcher polls the feeds it claims from it."""
+        self.store.schedule_feeds(((f.url, f.name, f.interval) for f in feeds), now)
+        self.dispatcher.set_feeds(feeds)
 
     # probes -------------------------------------------------------------------------------------
 
@@ -270,7 +292,10 @@ class Service:
         count = self.rule_count(self.rules.get())
         self.store.record_rules(self.replica_id, now, count, None)
         self.metrics.rules_loaded.set(count)
-        self.scheduler.schedule_feeds(self.feeds, self._poll, now)
+        self._schedule(self.feeds, now)
+        self.scheduler.every(
+            timedelta(seconds=1), self._guarded("dispatch", self.dispatcher.tick), "dispatch"
+        )
         self.scheduler.every(
             timedelta(seconds=1), self._guarded("delivery", self.deliver), "delivery"
         )
@@ -297,11 +322,17 @@ class Service:
 
     def stop(self) -> bool:
         """Let in-flight work finish for a few seconds; True when everything stopped in time."""
-        stopper = threading.Thread(target=self.scheduler.shutdown, kwargs={"wait": True})
+
+        def shutdown() -> None:
+            self.scheduler.shutdown(wait=True)
+            self.dispatcher.close(wait=True)
+
+        stopper = threading.Thread(target=shutdown)
         stopper.start()
         stopper.join(STOP_GRACE_SECONDS)
         clean = not stopper.is_alive()
         try:
+            self.dispatcher.release()
             self._tick()
             self.store.mark_stopped(self.replica_id, self.clock())
         except Exception as exc:

@@ -17,6 +17,8 @@ import daemon
 from daemon.errors import ConfigError, StoreError
 
 SETTING = "SANCTIONWATCH_DATABASE_URL"
+MIGRATION_LOCK = 7_461_001
+"""PostgreSQL advisory lock key held while migrating."""
 
 
 def migrations_dir() -> Path:
@@ -104,6 +106,8 @@ def alembic_config(engine: Engine) -> Config:
 def upgrade(engine: Engine, revision: str = "head") -> None:
     try:
         with engine.begin() as conn:
+            if engine.dialect.name == "postgresql":  # replicas starting together migrate once
+                conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             config = alembic_config(engine)
             config.attributes["connection"] = conn
             command.upgrade(config, revision)

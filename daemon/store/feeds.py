@@ -6,7 +6,8 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from daemon.errors import FeedError
@@ -115,11 +116,112 @@ class FeedStore(StoreBase):
     def sync_feeds(self, feeds: Iterable[tuple[str, str | None]], now: datetime) -> None:
         """Make sure every configured feed has a row (and its current name)."""
         names = dict(feeds)
-        with self._sessions.begin() as session:
+
+        def sync(session: Session) -> None:
             rows = self._rows(session, list(names), now)
             for url, name in names.items():
                 if rows[url].name != name:
                     rows[url].name = name
+
+        self._retrying(sync)
+
+    def _retrying(self, work: Callable[[Session], None]) -> None:
+        """Run ``work`` in a transaction; again if another replica inserted the same feed rows
+        at the same moment (replicas starting together)."""
+        for attempt in range(3):
+            try:
+                with self._sessions.begin() as session:
+                    work(session)
+                return
+            except IntegrityError:
+                if attempt == 2:
+                    raise
+
+    def schedule_feeds(
+        self, feeds: Iterable[tuple[str, str | None, timedelta]], now: datetime
+    ) -> None:
+        """Make the feed list the schedule: every listed feed gets a row, its name and its
+        interval (due at once if never polled); a feed no longer listed loses its interval and is
+        no longer claimed (its history stays)."""
+        listed = {url: (name, interval) for url, name, interval in feeds}
+
+        def schedule(session: Session) -> None:
+            rows = self._rows(session, list(listed), now)
+            for url, (name, interval) in listed.items():
+                row = rows[url]
+                if row.name != name:
+                    row.name = name
+                if row.interval_seconds != interval.total_seconds():
+                    row.interval_seconds = interval.total_seconds()
+            scheduled = session.scalars(
+                select(FeedRow.url).where(FeedRow.interval_seconds.is_not(None))
+            ).all()
+            for part in chunks([url for url in scheduled if url not in listed]):
+                session.execute(
+                    update(FeedRow).where(FeedRow.url.in_(part)).values(interval_seconds=None)
+                )
+
+        self._retrying(schedule)
+
+    def claim_feeds(
+        self,
+        replica_id: str,
+        now: datetime,
+        limit: int,
+        lease: timedelta,
+        busy: Sequence[str] = (),
+    ) -> list[str]:
+        """Claim up to ``limit`` due feeds (next poll reached, not claimed or the claim expired)
+        for ``lease``; the URLs, most overdue first. ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
+        keeps two replicas from claiming one feed (SQLite ignores it: one replica there).
+
+        The replica's own claims count as free except on ``busy`` feeds (its polls in flight):
+        a claim left behind by a poll that failed is taken again at once, not after the lease."""
+        if limit <= 0:
+            return []
+        own = FeedRow.claimed_by == replica_id
+        if busy:
+            own = and_(own, FeedRow.url.not_in(list(busy)))
+        with self._sessions.begin() as session:
+            rows = session.scalars(
+                select(FeedRow)
+                .where(
+                    FeedRow.interval_seconds.is_not(None),
+                    or_(FeedRow.next_poll_at.is_(None), FeedRow.next_poll_at <= now),
+                    or_(FeedRow.lease_until.is_(None), FeedRow.lease_until < now, own),
+                )
+                .order_by(FeedRow.next_poll_at.asc().nulls_first(), FeedRow.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            ).all()
+            for row in rows:
+                row.claimed_by, row.lease_until = replica_id, now + lease
+            return [row.url for row in rows]
+
+    def renew_feed_claims(self, replica_id: str, urls: Sequence[str], until: datetime) -> int:
+        """Extend this replica's claims on feeds still being polled (or waiting for a worker)."""
+        renewed = 0
+        with self._sessions.begin() as session:
+            for part in chunks(list(urls)):
+                result = session.execute(
+                    update(FeedRow)
+                    .where(FeedRow.claimed_by == replica_id, FeedRow.url.in_(part))
+                    .values(lease_until=until)
+                )
+                renewed += int(result.rowcount or 0)
+        return renewed
+
+    def release_feed_claims(self, replica_id: str, urls: Sequence[str] | None = None) -> None:
+        """Give back claims without polling (``urls``; None: every claim of the replica)."""
+        with self._sessions.begin() as session:
+            mine = update(FeedRow).where(FeedRow.claimed_by == replica_id)
+            if urls is None:
+                session.execute(mine.values(claimed_by=None, lease_until=None))
+                return
+            for part in chunks(list(urls)):
+                session.execute(
+                    mine.where(FeedRow.url.in_(part)).values(claimed_by=None, lease_until=None)
+                )
 
     def record_polls(self, records: Sequence[PollRecord]) -> dict[str, FeedState]:
         """Record many polls in one transaction; returns each feed's state afterwards.
@@ -136,6 +238,7 @@ class FeedStore(StoreBase):
             for record in records:
                 row = rows[record.url]
                 row.last_polled_at = record.polled_at
+                row.claimed_by = row.lease_until = None  # polled: the claim is done
                 if record.error is None:
                     _record_success(row, record)
                 else:

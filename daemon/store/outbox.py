@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import false, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from daemon.models import Alert, Delivery, Hit
 from daemon.store.base import StoreBase, row_hit, row_story
-from daemon.store.tables import AlertRow, HitRow, StoryRow
+from daemon.store.tables import AlertRow, HitRow, ReplicaRow, StoryRow
 
 ACTIVE = ("pending", "sending")
 LIVE = ("pending", "sending", "sent")
+DECIDER_SILENCE = timedelta(seconds=45)
+"""A replica whose heartbeat is older than this no longer places alerts in threads."""
 
 
 @dataclass(frozen=True)
@@ -35,13 +37,62 @@ class ThreadState:
 
 
 class OutboxStore(StoreBase):
+    replica_id: str | None = None
+    """Set by ``run``: due alerts are then reserved for this replica (several replicas share the
+    outbox); None (``once``, tests) reads them without reserving."""
+    alert_lease: timedelta = timedelta(minutes=2)
+
     def due_alerts(self, now: datetime, limit: int = 100) -> list[Alert]:
-        """Alerts to post now: pending, or left ``sending`` past their lease."""
-        return self._alerts([AlertRow.status.in_(ACTIVE), AlertRow.next_attempt_at <= now], limit)
+        """Alerts to post now: pending, or left ``sending`` past their lease.
+
+        With a replica id they are reserved for this replica for ``alert_lease`` in the same
+        transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL), so replicas post disjoint sets
+        and each reads an alert's status as it stands when reserved. Alerts not yet placed in a
+        thread are left to the replica that places alerts (see ``places_alerts``)."""
+        due = [AlertRow.status.in_(ACTIVE), AlertRow.next_attempt_at <= now]
+        if self.replica_id is None:
+            return self._alerts(due, limit)
+        with self._sessions.begin() as session:
+            if not self._places_alerts(session, now):
+                due.append(AlertRow.thread_of.is_not(None))
+            ids = list(
+                session.scalars(
+                    select(AlertRow.id)
+                    .where(*due)
+                    .order_by(AlertRow.id)
+                    .limit(limit)
+                    .with_for_update(skip_locked=True)
+                )
+            )
+            if not ids:
+                return []
+            session.execute(
+                update(AlertRow)
+                .where(AlertRow.id.in_(ids))
+                .values(claimed_by=self.replica_id, next_attempt_at=now + self.alert_lease)
+            )
+        return self._alerts([AlertRow.id.in_(ids)], limit)
 
     def undecided_alerts(self, limit: int = 100) -> list[Alert]:
-        """Pending alerts not yet placed in a thread (or at the top level), oldest first."""
+        """Pending alerts not yet placed in a thread (or at the top level), oldest first; only
+        for the replica that places alerts, so two replicas never start two threads at once."""
+        if self.replica_id is not None:
+            with self._sessions() as session:
+                if not self._places_alerts(session, datetime.now(UTC)):
+                    return []
         return self._alerts([AlertRow.status == "pending", AlertRow.thread_of.is_(None)], limit)
+
+    def _places_alerts(self, session: Session, now: datetime) -> bool:
+        """True for the live replica with the smallest id (or with no replica id at all)."""
+        if self.replica_id is None:
+            return True
+        first = session.scalar(
+            select(func.min(ReplicaRow.id)).where(
+                ReplicaRow.heartbeat_at >= now - DECIDER_SILENCE,
+                ReplicaRow.stopped_at.is_(None),
+            )
+        )
+        return first is None or first == self.replica_id
 
     def thread_roots(
         self, channels: Sequence[str | None], since: datetime, before_id: int
@@ -95,16 +146,17 @@ class OutboxStore(StoreBase):
     def claim(
         self, alert_id: int, now: datetime, lease_until: datetime, thread_ts: str | None
     ) -> bool:
-        """Mark the alert ``sending`` and commit, before posting. False if another worker has it."""
+        """Mark the alert ``sending`` and commit, before posting. False if another worker has it
+        (an alert reserved by this replica's ``due_alerts`` is its own to claim)."""
+        free = AlertRow.next_attempt_at <= now
+        if self.replica_id is not None:
+            free = or_(free, AlertRow.claimed_by == self.replica_id)
         with self._sessions.begin() as session:
             claimed = session.execute(
                 update(AlertRow)
-                .where(
-                    AlertRow.id == alert_id,
-                    AlertRow.status.in_(ACTIVE),
-                    AlertRow.next_attempt_at <= now,
-                )
+                .where(AlertRow.id == alert_id, AlertRow.status.in_(ACTIVE), free)
                 .values(
+                    claimed_by=self.replica_id,
                     status="sending",
                     next_attempt_at=lease_until,
                     thread_ts=thread_ts,

@@ -5,7 +5,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -47,9 +57,14 @@ class FeedRow(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     last_error_kind: Mapped[str | None] = mapped_column(String(64))
     consecutive_failures: Mapped[int] = mapped_column(Integer, default=0)
-    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    next_poll_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), index=True)
     stories_seen: Mapped[int] = mapped_column(Integer, default=0)
     moved_to: Mapped[str | None] = mapped_column(String(2048))
+    interval_seconds: Mapped[float | None] = mapped_column(Float)
+    """The feed's polling interval from the feed list; None once it left the list (not polled)."""
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    """The replica polling the feed right now (``run``), until ``lease_until``."""
+    lease_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class StoryRow(Base):
@@ -126,6 +141,8 @@ class AlertRow(Base):
     the delivery worker has decided."""
     sending_since: Mapped[datetime | None] = mapped_column(UTCDateTime())
     """When the first post was attempted: the start of the history searched on recovery."""
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    """The replica that last reserved the alert for a delivery pass."""
 
 
 class CycleRow(Base):

@@ -1,0 +1,130 @@
+"""Which feeds this replica polls: due feeds claimed from the database, polled on a bounded pool.
+
+Several replicas share one schedule, the feeds table: each feed's next poll time, interval and
+claim. A dispatcher tick (every second, from the scheduler) claims due feeds up to the number of
+idle workers; a worker polls one feed, and recording the poll sets the next poll time and clears
+the claim. Claims of polls still running are renewed, so a claim lapses only when its replica is
+gone (killed, partitioned): then another replica claims the feed once the lease has ended.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+
+from daemon.models import FeedSpec
+from daemon.store import Store
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.9
+"""How long one tick keeps claiming while workers free up (the tick runs every second)."""
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        *,
+        store: Store,
+        poll: Callable[[FeedSpec], object],
+        replica_id: str,
+        clock: Callable[[], datetime],
+        batch: int = 50,
+        lease: timedelta = timedelta(seconds=60),
+        workers: int = 32,
+    ) -> None:
+        self.store = store
+        self.poll = poll
+        self.replica_id = replica_id
+        self.clock = clock
+        self.batch = max(1, batch)
+        self.lease = lease
+        self.workers = max(1, workers)
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="poll")
+        self._feeds: dict[str, FeedSpec] = {}
+        self._busy: set[str] = set()
+        self._changed = threading.Condition()
+        self._renewed_at = time.monotonic()
+        self._closed = False
+
+    def set_feeds(self, feeds: Sequence[FeedSpec]) -> None:
+        with self._changed:
+            self._feeds = {feed.url: feed for feed in feeds}
+
+    @property
+    def busy(self) -> int:
+        with self._changed:
+            return len(self._busy)
+
+    def tick(self) -> int:
+        """Claim and start due feeds while workers are idle, for up to ``TICK_SECONDS``;
+        returns how many polls were started."""
+        deadline = time.monotonic() + TICK_SECONDS
+        self._renew()
+        started = 0
+        while not self._closed:
+            with self._changed:
+                idle = self.workers - len(self._busy)
+                if idle <= 0:
+                    self._changed.wait(max(0.0, deadline - time.monotonic()))
+                    if time.monotonic() >= deadline:
+                        break
+                    continue
+                busy = list(self._busy)
+            wanted = min(self.batch, idle)
+            urls = self.store.claim_feeds(
+                self.replica_id, self.clock(), wanted, self.lease, busy=busy
+            )
+            started += self._start(urls)
+            if len(urls) < wanted or time.monotonic() >= deadline:
+                break
+        return started
+
+    def _start(self, urls: Sequence[str]) -> int:
+        unknown: list[str] = []
+        started = 0
+        for url in urls:
+            with self._changed:
+                feed = self._feeds.get(url)
+                if feed is None or self._closed:
+                    unknown.append(url)
+                    continue
+                self._busy.add(url)
+            self._pool.submit(self._run, feed)
+            started += 1
+        if unknown:  # listed by another replica's feed list, or a stop: leave it to others
+            self.store.release_feed_claims(self.replica_id, unknown)
+        return started
+
+    def _run(self, feed: FeedSpec) -> None:
+        try:
+            self.poll(feed)
+        finally:
+            with self._changed:
+                self._busy.discard(feed.url)
+                self._changed.notify_all()
+
+    def _renew(self) -> None:
+        """Extend the claims of polls still running, a third of a lease at a time."""
+        if time.monotonic() - self._renewed_at < self.lease.total_seconds() / 3:
+            return
+        self._renewed_at = time.monotonic()
+        with self._changed:
+            busy = list(self._busy)
+        if busy:
+            self.store.renew_feed_claims(self.replica_id, busy, self.clock() + self.lease)
+
+    def close(self, wait: bool = True) -> None:
+        """Start no more polls; let running ones finish (``wait``)."""
+        with self._changed:
+            self._closed = True
+            self._changed.notify_all()
+        self._pool.shutdown(wait=wait, cancel_futures=True)
+
+    def release(self) -> None:
+        """Give back this replica's claims (after ``close``), so others poll those feeds now."""
+        self.store.release_feed_claims(self.replica_id)
