@@ -9,6 +9,7 @@ import os
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import process as process_pool
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -81,6 +82,24 @@ def _ready(rules: RuleSource | None) -> bool:
     return True
 
 
+_DEPTH = 8
+"""Feeds handed to the worker processes ahead of time, per process. The standard pool keeps one
+spare call queued; the next is queued only when its own thread wins the GIL back from the
+polling threads, and meanwhile a process sits idle."""
+_depth_lock = threading.Lock()
+
+
+def _deep_pool(processes: int) -> ProcessPoolExecutor:
+    with _depth_lock:  # the queue depth is read when an executor is built
+        standard = getattr(process_pool, "EXTRA_QUEUED_CALLS", None)
+        process_pool.EXTRA_QUEUED_CALLS = processes * (_DEPTH - 1)
+        try:
+            return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+        finally:
+            if standard is not None:
+                process_pool.EXTRA_QUEUED_CALLS = standard
+
+
 def available_cores() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -104,9 +123,7 @@ class ParsePool:
     def _pool(self) -> ProcessPoolExecutor | None:
         with self._lock:
             if self._executor is None and not self._closed and self.processes > 0:
-                self._executor = ProcessPoolExecutor(
-                    self.processes, mp_context=multiprocessing.get_context("spawn")
-                )
+                self._executor = _deep_pool(self.processes)
             return self._executor
 
     def start(self, rules: RuleSource | None = None) -> None:

@@ -24,6 +24,9 @@ from daemon.store.base import (
 from daemon.store.feeds import chunks
 from daemon.store.tables import AlertRow, HitRow, StoryRow, StorySourceRow
 
+_STORIES = StoryRow.__table__
+_SOURCES = StorySourceRow.__table__
+
 
 def story_digest(story: Story) -> str:
     """What counts as a change of a story: its title or summary (full text fetched for a story
@@ -82,26 +85,24 @@ class StoryStore(StoreBase):
         self, session: Session, stories: Sequence[Story], now: datetime
     ) -> list[SavedStory]:
         unique = list({s.id: s for s in stories}.values())
-        ids = [s.id for s in unique]
         stored: dict[str, tuple[str, datetime | None]] = {}
-        known_sources: set[tuple[str, str]] = set()
-        for part in chunks(ids):
-            stored.update(
-                (story_id, (digest, published))
-                for story_id, digest, published in session.execute(
-                    select(StoryRow.id, StoryRow.text_hash, StoryRow.published_at).where(
-                        StoryRow.id.in_(part)
-                    )
+        known_sources: set[tuple[str, str | None]] = set()
+        connection = session.connection()
+        # one round trip per chunk through Core (no ORM entities): each stored story with every
+        # feed it was seen in; an unseen story costs nothing beyond its id in the IN list
+        for part in chunks([s.id for s in unique]):
+            for story_id, digest, published, feed_url in connection.execute(
+                select(
+                    _STORIES.c.id,
+                    _STORIES.c.text_hash,
+                    _STORIES.c.published_at,
+                    _SOURCES.c.feed_url,
                 )
-            )
-            known_sources.update(
-                (story_id, feed_url)
-                for story_id, feed_url in session.execute(
-                    select(StorySourceRow.story_id, StorySourceRow.feed_url).where(
-                        StorySourceRow.story_id.in_(part)
-                    )
-                )
-            )
+                .outerjoin(_SOURCES, _SOURCES.c.story_id == _STORIES.c.id)
+                .where(_STORIES.c.id.in_(part))
+            ):
+                stored[story_id] = (digest, published)
+                known_sources.add((story_id, feed_url))
         saved: list[SavedStory] = []
         fresh: list[dict[str, Any]] = []
         changed: list[Story] = []
@@ -118,9 +119,8 @@ class StoryStore(StoreBase):
             if published and published != story.published:
                 story = replace(story, published=published)
             saved.append(SavedStory(story, is_new=False, changed=edited))
-        connection = session.connection()
         if fresh:
-            connection.execute(insert(StoryRow.__table__), fresh)
+            connection.execute(insert(_STORIES), fresh)
         for story in changed:
             values: dict[str, Any] = {
                 "title": story.title,
@@ -129,15 +129,15 @@ class StoryStore(StoreBase):
             }
             if story.content:
                 values["content"] = story.content
-            session.execute(update(StoryRow).where(StoryRow.id == story.id).values(**values))
-        sources = [
-            {"story_id": s.id, "feed_url": s.feed_url[:2048], "seen_at": now}
-            for s in stories
-            if (s.id, s.feed_url) not in known_sources
-        ]
-        unique_sources = list({(r["story_id"], r["feed_url"]): r for r in sources}.values())
-        if unique_sources:
-            connection.execute(insert(StorySourceRow.__table__), unique_sources)
+            connection.execute(update(_STORIES).where(_STORIES.c.id == story.id).values(**values))
+        sources: dict[tuple[str, str], dict[str, Any]] = {}
+        for story in stories:
+            feed_url = story.feed_url[:2048]
+            key = (story.id, feed_url)
+            if key not in sources and key not in known_sources:
+                sources[key] = {"story_id": story.id, "feed_url": feed_url, "seen_at": now}
+        if sources:
+            connection.execute(insert(_SOURCES), list(sources.values()))
         return saved
 
     def record_hits(
