@@ -92,7 +92,7 @@ class ParsedTerm(NamedTuple):
 _STAR_AT_WORD_END = re.compile(r"\*(?=\s|$)")
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=4096)
 def parse_term(written: str) -> ParsedTerm:
     """Fold a term and find its prefix words (``word*``); raises TermError."""
     if "*" not in written:
@@ -137,7 +137,7 @@ def compile_regex(pattern: str) -> re2._Regexp:
         raise TermError(f"invalid regex {pattern!r}: {detail}") from None
 
 
-@lru_cache(maxsize=262_144)
+@lru_cache(maxsize=4096)
 def term_forms(written: str) -> tuple[WordForm, ...]:
     """Every word of a term as it is looked for (see daemon.rules.inflection)."""
     key, prefix, rest = parse_term(written)
@@ -184,16 +184,6 @@ def _continue(text: str, end: int, rest: tuple[WordForm, ...]) -> int | None:
     return end
 
 
-class _KeyUse(NamedTuple):
-    """The terms sharing one key and one way of checking around it, and who wrote them."""
-
-    left: int
-    ending: int
-    before: tuple[WordForm, ...]
-    rest: tuple[WordForm, ...]
-    sources: tuple[tuple[int, str], ...]
-
-
 _Check = tuple[int, int, tuple[WordForm, ...], tuple[WordForm, ...]]
 
 
@@ -206,23 +196,34 @@ class TermMatcher:
         uses: dict[str, dict[_Check, dict[int, str]]] = {}
         for source, written in terms:
             forms = term_forms(written)
-            first, last = _anchor(forms)
-            key = " ".join(form.stem for form in forms[first:last])
-            before = tuple(reversed(forms[:first]))
-            check = (forms[first].left, forms[last - 1].ending, before, forms[last:])
+            if len(forms) == 1:
+                form = forms[0]
+                key, check = form.stem, (form.left, form.ending, (), ())
+            else:
+                first, last = _anchor(forms)
+                key = " ".join(form.stem for form in forms[first:last])
+                before = tuple(reversed(forms[:first]))
+                check = (forms[first].left, forms[last - 1].ending, before, forms[last:])
             sources = uses.setdefault(key, {}).setdefault(check, {})
             if source not in sources:
                 sources[source] = written
         self.key_count = len(uses)
+        # Each key's value is one flat tuple, the fewest objects per key: (key length, use, ...),
+        # a use being (left, ending, before, rest, source, written, source, written, ...).
         self._automaton: ahocorasick.Automaton | None = None
         if uses:
             automaton = ahocorasick.Automaton()
             for key, checks in uses.items():
-                key_uses = tuple(
-                    _KeyUse(left, ending, before, rest, tuple(sources.items()))
-                    for (left, ending, before, rest), sources in checks.items()
+                automaton.add_word(
+                    key,
+                    (
+                        len(key),
+                        *(
+                            (*check, *(item for pair in sources.items() for item in pair))
+                            for check, sources in checks.items()
+                        ),
+                    ),
                 )
-                automaton.add_word(key, (len(key), key_uses))
             automaton.make_automaton()
             self._automaton = automaton
         self._regexes = [(source, pattern, compile_regex(pattern)) for source, pattern in regexes]
@@ -233,12 +234,14 @@ class TermMatcher:
         text = folded.text
         size = len(text)
         if self._automaton is not None and text:
-            for last, (length, key_uses) in self._automaton.iter(text):
-                start = last - length + 1
+            for last, uses in self._automaton.iter(text):
+                start = last - uses[0] + 1
                 glued = start > 0 and text[start - 1] != " "
                 after = last + 1
                 at_boundary = after == size or text[after] == " "
-                for left, ending, before, rest, sources in key_uses:
+                for use in range(1, len(uses)):
+                    record = uses[use]
+                    left, ending, before, rest = record[0], record[1], record[2], record[3]
                     if (glued or left == ARABIC_ARTICLE) and not left_fits(text, start, left):
                         continue
                     if at_boundary and ending < NEEDS_ENDING:
@@ -253,8 +256,8 @@ class TermMatcher:
                             begin = _go_back(text, begin, before)
                             if begin is None:
                                 continue
-                        for source, written in sources:
-                            hits.append(TermHit(source, written, begin, end))
+                        for n in range(4, len(record), 2):
+                            hits.append(TermHit(record[n], record[n + 1], begin, end))
         if self._regexes:
             clean_text = ascii_digits(folded.clean.text)
             for source, pattern, regex in self._regexes:

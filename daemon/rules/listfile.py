@@ -52,9 +52,20 @@ def load_list(path: Path, problems: list[RuleProblem]) -> TermList | None:
             except TermError as error:
                 problems.append(document.problem(location, str(error)))
         entries.append(entry)
-    return TermList(
-        name, tuple(entries), data.get("description", ""), data.get("source"), str(path)
+    description, source = data.get("description", ""), data.get("source")
+    del document, data
+    kept = tuple(
+        ListEntry(_copy(entry.name), tuple(map(_copy, entry.aliases)), entry.source)
+        for entry in entries
     )
+    return TermList(name, kept, description, source, str(path))
+
+
+def _copy(text: str) -> str:
+    """A fresh copy of a term. The parser allocates term strings among its node tree; kept as
+    they are, a few live terms pin each block of that tree's freed memory and a big list costs
+    its parse tree in resident memory for good. Copies made once the tree is gone do not."""
+    return text.encode().decode()
 
 
 _LIST_KEYS = frozenset({"name", "description", "source", "entries"})
