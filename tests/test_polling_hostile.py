@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+import sqlalchemy
 from clirun import sanctionwatch
 from feedserver import FeedServer
 from polling_support import Clock, Item, real_pipeline, rss, write_rules
@@ -96,6 +97,16 @@ def _shared_feed_files(shared: Path) -> list[Path]:
     )
 
 
+def _stories_by_source(database_url: str) -> dict[str, int]:
+    engine = sqlalchemy.create_engine(database_url)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            sqlalchemy.text("SELECT feed_url, count(*) FROM story_sources GROUP BY feed_url")
+        ).all()
+    engine.dispose()
+    return {url: count for url, count in rows}
+
+
 @pytest.mark.corpus
 def test_every_shared_feed_through_a_cycle_gives_stories_or_a_clear_error(
     tmp_path: Path, feed_server: FeedServer, sqlite_url: str, shared_dir: Path
@@ -110,9 +121,11 @@ def test_every_shared_feed_through_a_cycle_gives_stories_or_a_clear_error(
         report, outcomes = pipeline.run_cycle(feeds)
         health = {h.url: h for h in pipeline.store.feed_health()}
     assert report.feeds_polled == len(feeds)
+    sources = _stories_by_source(sqlite_url)
     for feed, outcome in zip(feeds, outcomes, strict=True):
         if "/real/" in feed.url:
-            assert outcome.status == "ok" and outcome.stories_new > 0, (feed.name, outcome)
+            # a story also carried by another sample feed may have been stored from that one
+            assert outcome.status == "ok" and sources.get(feed.url, 0) > 0, (feed.name, outcome)
             assert health[feed.url].stories_seen == outcome.stories_new
         elif outcome.status == "failed":
             assert outcome.error is not None
