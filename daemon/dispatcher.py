@@ -1,10 +1,12 @@
 """Which feeds this replica polls: due feeds claimed from the database, polled on a bounded pool.
 
 Several replicas share one schedule, the feeds table: each feed's next poll time, interval and
-claim. A dispatcher tick (every second, from the scheduler) claims due feeds up to the number of
-idle workers; a worker polls one feed, and recording the poll sets the next poll time and clears
-the claim. Claims of polls still running are renewed, so a claim lapses only when its replica is
-gone (killed, partitioned): then another replica claims the feed once the lease has ended.
+claim. A dispatcher tick (every second, from the scheduler) claims due feeds in batches, up to the
+number of idle workers plus a short queue (half a batch, at most half the workers), so that one
+claim serves several feeds; a worker polls one feed, and recording the poll sets the next poll
+time and clears the claim. Claims of polls still running or queued are renewed, so a claim lapses
+only when its replica is gone (killed, partitioned): then another replica claims the feed once the
+lease has ended.
 """
 
 from __future__ import annotations
@@ -44,6 +46,11 @@ class Dispatcher:
         self.batch = max(1, batch)
         self.lease = lease
         self.workers = max(1, workers)
+        self._queued = min(self.batch, self.workers) // 2
+        """Claimed feeds that may wait for a worker, so claims come in batches: a claim is made
+        once ``_claim_at`` workers (or queue places) are free, not for every worker that frees
+        up (one query per feed)."""
+        self._claim_at = max(1, self._queued)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="poll")
         self._feeds: dict[str, FeedSpec] = {}
         self._busy: set[str] = set()
@@ -68,14 +75,14 @@ class Dispatcher:
         started = 0
         while not self._closed:
             with self._changed:
-                idle = self.workers - len(self._busy)
-                if idle <= 0:
+                free = self.workers + self._queued - len(self._busy)
+                if free < self._claim_at:
                     self._changed.wait(max(0.0, deadline - time.monotonic()))
                     if time.monotonic() >= deadline:
                         break
                     continue
                 busy = list(self._busy)
-            wanted = min(self.batch, idle)
+            wanted = min(self.batch, free)
             urls = self.store.claim_feeds(
                 self.replica_id, self.clock(), wanted, self.lease, busy=busy
             )

@@ -25,6 +25,7 @@ from daemon.metrics import Metrics
 from daemon.models import FeedSpec, FetchResult, Hit, Story
 from daemon.rules import Rulebook
 from daemon.store import CycleReport, SavedStory, Store
+from daemon.store.base import UNHEALTHY_AFTER
 from daemon.store.feeds import FeedState, PollRecord
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,15 @@ class Polled:
     @property
     def first_poll(self) -> bool:
         return self.state.last_success_at is None
+
+
+@dataclass(eq=False)
+class _Pending:
+    """A polled feed waiting to be recorded by ``Pipeline._record_together``."""
+
+    polled: Polled
+    outcome: FeedOutcome | None = None
+    error: BaseException | None = None
 
 
 def failure_backoff(interval: timedelta, failures: int, retry_after: float | None) -> timedelta:
@@ -124,6 +134,9 @@ class Pipeline:
         self._rules_lock = threading.Lock()
         self._rules_seen: object = None
         self._rules_generation = 0
+        self._pending: list[_Pending] = []
+        self._pending_changed = threading.Condition()
+        self._recording = False
 
     def start(self) -> None:
         """Start the parser processes now instead of on the first feed (optional)."""
@@ -156,8 +169,40 @@ class Pipeline:
                 next_poll_at=state.next_poll_at,
                 failures=state.consecutive_failures,
             )
-        (outcome,) = self._record([self._fetch(feed, state)])
-        return outcome
+        return self._record_together(self._fetch(feed, state))
+
+    def _record_together(self, polled: Polled) -> FeedOutcome:
+        """Record one polled feed together with those other polling threads finished meanwhile
+        (group commit): the first waiting thread records every queued feed, up to
+        ``batch_size``, in one batch while the others wait for their outcome. Nothing waits on
+        purpose, so a lone poll is recorded at once."""
+        mine = _Pending(polled)
+        with self._pending_changed:
+            self._pending.append(mine)
+            while mine.outcome is None and mine.error is None:
+                if self._recording:
+                    self._pending_changed.wait()
+                    continue
+                batch = self._pending[: self.batch_size]
+                del self._pending[: self.batch_size]
+                self._recording = True
+                self._pending_changed.release()
+                try:
+                    outcomes: list[FeedOutcome] = self._record([p.polled for p in batch])
+                except BaseException as exc:
+                    for pending in batch:
+                        pending.error = exc
+                else:
+                    for pending, outcome in zip(batch, outcomes, strict=True):
+                        pending.outcome = outcome
+                finally:
+                    self._pending_changed.acquire()
+                    self._recording = False
+                    self._pending_changed.notify_all()
+        if mine.error is not None:
+            raise mine.error
+        assert mine.outcome is not None
+        return mine.outcome
 
     # every feed (a cycle) ---------------------------------------------------------------------
 
@@ -176,6 +221,7 @@ class Pipeline:
             for batch in self._batches(done, len(feeds)):
                 outcomes.update((o.url, o) for o in self._record(batch))
         ordered = [outcomes[f.url] for f in feeds]
+        self.metrics.feeds_unhealthy.set(self.store.unhealthy_feeds())
         report = CycleReport(
             started_at=started,
             finished_at=self.clock(),
@@ -267,7 +313,12 @@ class Pipeline:
             )
             for polled in batch
         ]
-        self.metrics.feeds_unhealthy.set(self.store.unhealthy_feeds())
+        if any(
+            max(p.state.consecutive_failures, states[p.feed.url].consecutive_failures)
+            >= UNHEALTHY_AFTER
+            for p in batch
+        ):  # a feed's health may have changed; else the heartbeat keeps the gauge current
+            self.metrics.feeds_unhealthy.set(self.store.unhealthy_feeds())
         return outcomes
 
     def _match(
