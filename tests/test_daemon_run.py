@@ -12,8 +12,9 @@ import pytest
 from clirun import sanctionwatch
 from daemonproc import RunningDaemon
 from feedserver import FeedServer
+from rssfeed import rss
 from slackserver import TOKEN, SlackServer
-from test_end_to_end import FOUNDING, SECOND, UNRELATED, rss
+from test_end_to_end import FOUNDING, SECOND, UNRELATED
 
 AURUS_RULE = """\
 id: aurus-to-dprk

@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from daemonproc import RunningDaemon
 from feedserver import FeedServer
+from rssfeed import rss
 from slackserver import TOKEN, SlackServer
 from test_daemon_run import AURUS_RULE, wait_for
-from test_end_to_end import FOUNDING, UNRELATED, rss
+from test_end_to_end import FOUNDING, UNRELATED
 from throwaway_postgres import ThrowawayPostgres
 
 pytestmark = pytest.mark.slow

@@ -10,13 +10,13 @@ import hashlib
 import json
 from collections import Counter
 from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pytest
 from clirun import sanctionwatch
 from feedserver import FeedServer
+from rssfeed import Item
+from rssfeed import rss as feed_document
 from slackserver import TOKEN, SlackServer
 
 YACHT_RULE = """\
@@ -44,20 +44,9 @@ condition: car and dprk
 window: story
 """
 
-Item = tuple[str, str, str]
-
 
 def rss(items: list[Item], now: datetime, title: str = "Wire") -> str:
-    entries = "".join(
-        f"<item><title>{escape(headline)}</title><link>{escape(link)}</link>"
-        f"<guid>{escape(link)}</guid><description>{escape(summary)}</description>"
-        f"<pubDate>{format_datetime(now - timedelta(minutes=i))}</pubDate></item>"
-        for i, (link, headline, summary) in enumerate(items)
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>{title}</title><link>https://news.example/</link>{entries}</channel></rss>"
-    )
+    return feed_document(items, now, title, step=timedelta(minutes=1))
 
 
 def yacht_stories(count: int, outlet: str = "news.example") -> list[Item]:

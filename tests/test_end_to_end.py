@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
-from email.utils import format_datetime
+from datetime import UTC, datetime
 from pathlib import Path
-from xml.sax.saxutils import escape
 
 import pytest
 from clirun import REPO, sanctionwatch
 from feedserver import FeedServer
+from rssfeed import rss
 from slackserver import TOKEN, SlackServer
 
 from daemon.rules import load_rulebook
@@ -38,19 +37,6 @@ SECOND = (
     "Two luxury yachts smuggled to North Korea for Kim Jong Un, UN panel says",
     "The vessels were shipped through third countries in breach of UN sanctions.",
 )
-
-
-def rss(items: list[tuple[str, str, str]], now: datetime) -> str:
-    entries = "".join(
-        f"<item><title>{escape(title)}</title><link>{link}</link><guid>{link}</guid>"
-        f"<description>{escape(summary)}</description>"
-        f"<pubDate>{format_datetime(now - timedelta(minutes=10 * i))}</pubDate></item>"
-        for i, (link, title, summary) in enumerate(items)
-    )
-    return (
-        '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
-        f"<title>Wire</title><link>https://news.example/</link>{entries}</channel></rss>"
-    )
 
 
 @pytest.fixture

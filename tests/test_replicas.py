@@ -19,10 +19,10 @@ import sqlalchemy
 from clirun import sanctionwatch
 from daemonproc import RunningDaemon
 from feedserver import FeedServer, RecordedRequest
+from rssfeed import rss
 from slackserver import TOKEN, SlackServer
 from sqlalchemy import text
 from test_daemon_run import AURUS_RULE, wait_for
-from test_end_to_end import rss
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
