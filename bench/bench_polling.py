@@ -135,6 +135,25 @@ def sequential_loop(urls: list[str]) -> float:
     return time.perf_counter() - started
 
 
+def start_feed_farm(
+    host_count: int, feeds: int, items: int, latency: float
+) -> tuple[multiprocessing.process.BaseProcess, list[str]]:
+    """Serve ``feeds`` feeds spread over ``host_count`` loopback addresses from a separate
+    process; returns the process and every feed's URL."""
+    hosts = [f"127.0.0.{n + 1}" for n in range(host_count)]
+    context = multiprocessing.get_context("spawn")
+    receive, send = context.Pipe(duplex=False)
+    server = context.Process(
+        target=run_server, args=(hosts, feeds, items, latency, send), daemon=True
+    )
+    server.start()
+    ports = receive.recv()
+    urls = [
+        f"http://{hosts[n % len(hosts)]}:{ports[n % len(hosts)]}/feed/{n}.xml" for n in range(feeds)
+    ]
+    return server, urls
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--feeds", type=int, default=1000)
@@ -149,20 +168,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    hosts = [f"127.0.0.{n + 1}" for n in range(args.hosts)]
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    server = context.Process(
-        target=run_server,
-        args=(hosts, args.feeds, args.items, args.latency, send),
-        daemon=True,
-    )
-    server.start()
-    ports = receive.recv()
-    urls = [
-        f"http://{hosts[n % len(hosts)]}:{ports[n % len(hosts)]}/feed/{n}.xml"
-        for n in range(args.feeds)
-    ]
+    server, urls = start_feed_farm(args.hosts, args.feeds, args.items, args.latency)
     feeds = [FeedSpec(url, f"Outlet {n}") for n, url in enumerate(urls)]
     sample = urls[:: max(1, len(urls) // args.sample)][: args.sample]
     body = feed_document(0, args.items, datetime.now(UTC))
@@ -172,7 +178,7 @@ def main() -> None:
     parse_ms = (time.process_time() - started) / 20 * 1000
     print(
         f"{args.feeds} feeds x {args.items} items ({len(body) / 1024:.0f} KiB each, feedparser "
-        f"{parse_ms:.1f} ms CPU per feed) on {len(hosts)} loopback hosts, "
+        f"{parse_ms:.1f} ms CPU per feed) on {args.hosts} loopback hosts, "
         f"{args.latency * 1000:.0f} ms latency"
     )
 

@@ -16,7 +16,6 @@ most polls of a real feed list are), and drops the database. The feed server is 
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import os
 import socket
 import subprocess
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import httpx
 import sqlalchemy
-from bench_polling import run_server
+from bench_polling import start_feed_farm
 from sqlalchemy import text
 
 REPO = Path(__file__).resolve().parents[1]
@@ -135,15 +134,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    hosts = [f"127.0.0.{n + 1}" for n in range(args.hosts)]
-    ready_in, ready_out = multiprocessing.Pipe(duplex=False)
-    server = multiprocessing.Process(
-        target=run_server,
-        args=(hosts, args.feeds, args.items, args.latency, ready_out),
-        daemon=True,
-    )
-    server.start()
-    ports = ready_in.recv()
+    server, urls = start_feed_farm(args.hosts, args.feeds, args.items, args.latency)
     print(
         f"{args.feeds} feeds x {args.items} items on {args.hosts} hosts, "
         f"{args.latency * 1000:.0f} ms latency, {args.workers} poll workers per replica, "
@@ -154,11 +145,7 @@ def main() -> None:
         (workdir / "rules").mkdir()
         (workdir / "rules" / "aurus.yaml").write_text(RULE)
         (workdir / "feeds.yaml").write_text(
-            "defaults:\n  interval: 1s\nfeeds:\n"
-            + "".join(
-                f"  - url: http://{hosts[n % len(hosts)]}:{ports[n % len(hosts)]}/feed/{n}.xml\n"
-                for n in range(args.feeds)
-            )
+            "defaults:\n  interval: 1s\nfeeds:\n" + "".join(f"  - url: {url}\n" for url in urls)
         )
         for count in (int(n) for n in args.replicas.split(",")):
             first, rate = measure(
