@@ -3,10 +3,10 @@
 Several replicas share one schedule, the feeds table: each feed's next poll time, interval and
 claim. A dispatcher tick (every second, from the scheduler) claims due feeds in batches, up to the
 number of idle workers plus a short queue (half a batch, at most half the workers), so that one
-claim serves several feeds; a worker polls one feed, and recording the poll sets the next poll
-time and clears the claim. Claims of polls still running or queued are renewed, so a claim lapses
-only when its replica is gone (killed, partitioned): then another replica claims the feed once the
-lease has ended.
+claim serves several feeds; a worker polls one feed with the state read by the claim, and
+recording the poll sets the next poll time and clears the claim. Claims of polls still running or
+queued are renewed, so a claim lapses only when its replica is gone (killed, partitioned): then
+another replica claims the feed once the lease has ended.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from daemon.models import FeedSpec
 from daemon.store import Store
+from daemon.store.feeds import FeedState
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +33,7 @@ class Dispatcher:
         self,
         *,
         store: Store,
-        poll: Callable[[FeedSpec], object],
+        poll: Callable[[FeedSpec, FeedState], object],
         replica_id: str,
         clock: Callable[[], datetime],
         batch: int = 50,
@@ -83,33 +84,33 @@ class Dispatcher:
                     continue
                 busy = list(self._busy)
             wanted = min(self.batch, free)
-            urls = self.store.claim_feeds(
+            claimed = self.store.claim_feeds(
                 self.replica_id, self.clock(), wanted, self.lease, busy=busy
             )
-            started += self._start(urls)
-            if len(urls) < wanted or time.monotonic() >= deadline:
+            started += self._start(claimed)
+            if len(claimed) < wanted or time.monotonic() >= deadline:
                 break
         return started
 
-    def _start(self, urls: Sequence[str]) -> int:
+    def _start(self, claimed: Sequence[FeedState]) -> int:
         unknown: list[str] = []
         started = 0
-        for url in urls:
+        for state in claimed:
             with self._changed:
-                feed = self._feeds.get(url)
+                feed = self._feeds.get(state.url)
                 if feed is None or self._closed:
-                    unknown.append(url)
+                    unknown.append(state.url)
                     continue
-                self._busy.add(url)
-            self._pool.submit(self._run, feed)
+                self._busy.add(state.url)
+            self._pool.submit(self._run, feed, state)
             started += 1
         if unknown:  # listed by another replica's feed list, or a stop: leave it to others
             self.store.release_feed_claims(self.replica_id, unknown)
         return started
 
-    def _run(self, feed: FeedSpec) -> None:
+    def _run(self, feed: FeedSpec, state: FeedState) -> None:
         try:
-            self.poll(feed)
+            self.poll(feed, state)
         finally:
             with self._changed:
                 self._busy.discard(feed.url)

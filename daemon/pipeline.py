@@ -158,10 +158,12 @@ class Pipeline:
 
     # one feed (the scheduler) ----------------------------------------------------------------
 
-    def poll_feed(self, feed: FeedSpec) -> FeedOutcome:
-        """Poll one feed unless it is backing off after failures (then ``deferred``)."""
+    def poll_feed(self, feed: FeedSpec, state: FeedState | None = None) -> FeedOutcome:
+        """Poll one feed unless it is backing off after failures (then ``deferred``). ``state``:
+        the feed's state as just read (by the claim of a dispatcher), else it is read here."""
         now = self.clock()
-        state = self.store.feed_states([feed.url])[feed.url]
+        if state is None:
+            state = self.store.feed_states([feed.url])[feed.url]
         if state.deferred_at(now):
             return FeedOutcome(
                 feed.url,

@@ -21,6 +21,7 @@ from daemon.metrics import Metrics
 from daemon.models import FeedSpec
 from daemon.scheduler import Scheduler
 from daemon.store import CycleReport, Store
+from daemon.store.feeds import FeedState
 
 log = logging.getLogger("sanctionwatch")
 
@@ -105,7 +106,7 @@ class Service:
         self,
         *,
         store: Store,
-        poll: Callable[[FeedSpec], object],
+        poll: Callable[[FeedSpec, FeedState], object],
         deliver: Callable[[], object],
         feeds: list[FeedSpec],
         rules: RulebookHolder,
@@ -180,11 +181,11 @@ class Service:
 
         return run
 
-    def _poll(self, feed: FeedSpec) -> None:
+    def _poll(self, feed: FeedSpec, state: FeedState) -> None:
         started = self.clock()
         clock_start = time.monotonic()
         try:
-            outcome = self.poll(feed)
+            outcome = self.poll(feed, state)
         except Exception as exc:
             message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             self.metrics.job_errors.labels("poll").inc()

@@ -11,6 +11,7 @@ import pytest
 
 from daemon.models import FetchState, Hit, Story
 from daemon.store import Store
+from daemon.store.feeds import FeedState
 
 pytestmark = pytest.mark.postgres
 
@@ -34,11 +35,15 @@ def schedule(store: Store, count: int) -> list[str]:
     return urls
 
 
+def urls_of(states: list[FeedState]) -> list[str]:
+    return [state.url for state in states]
+
+
 def test_replicas_claim_disjoint_feeds_and_take_over_lapsed_claims(stores: list[Store]) -> None:
     urls = schedule(stores[0], 90)
 
     def claim(index: int) -> list[str]:
-        return stores[index].claim_feeds(f"replica-{index}", NOW, 40, LEASE)
+        return urls_of(stores[index].claim_feeds(f"replica-{index}", NOW, 40, LEASE))
 
     with ThreadPoolExecutor(3) as pool:
         claimed = list(pool.map(claim, range(3)))
@@ -46,24 +51,24 @@ def test_replicas_claim_disjoint_feeds_and_take_over_lapsed_claims(stores: list[
     assert sorted(everything) == sorted(urls)  # each feed once, none left over
     assert stores[0].claim_feeds("replica-9", NOW + LEASE / 2, 100, LEASE) == []
     # a replica's own claims on feeds it is not polling (a poll that failed) are free to it
-    own = stores[0].claim_feeds("replica-0", NOW, 100, LEASE, busy=claimed[0][1:])
+    own = urls_of(stores[0].claim_feeds("replica-0", NOW, 100, LEASE, busy=claimed[0][1:]))
     assert own == claimed[0][:1]
 
     # replica-1 polls one of its feeds; replica-2 dies holding its own
     polled = claimed[1][0]
     stores[1].record_poll_success(polled, FetchState(), NOW, NOW + timedelta(minutes=5))
     later = NOW + LEASE + timedelta(seconds=1)
-    taken = stores[0].claim_feeds("replica-0", later, 200, LEASE)
+    taken = urls_of(stores[0].claim_feeds("replica-0", later, 200, LEASE))
     assert set(claimed[2]) <= set(taken)
     assert polled not in taken  # not due again before its interval
     stores[0].release_feed_claims("replica-0")
-    assert set(stores[1].claim_feeds("replica-1", later, 200, LEASE)) == set(taken)
+    assert set(urls_of(stores[1].claim_feeds("replica-1", later, 200, LEASE))) == set(taken)
 
 
 def test_a_feed_left_out_of_the_list_is_no_longer_claimed(stores: list[Store]) -> None:
     urls = schedule(stores[0], 3)
     stores[0].schedule_feeds([(urls[0], "kept", timedelta(minutes=1))], NOW)
-    assert stores[1].claim_feeds("replica-1", NOW, 10, LEASE) == [urls[0]]
+    assert urls_of(stores[1].claim_feeds("replica-1", NOW, 10, LEASE)) == [urls[0]]
 
 
 def test_hits_recorded_by_several_replicas_at_once_make_one_alert(stores: list[Store]) -> None:

@@ -170,10 +170,11 @@ class FeedStore(StoreBase):
         limit: int,
         lease: timedelta,
         busy: Sequence[str] = (),
-    ) -> list[str]:
+    ) -> list[FeedState]:
         """Claim up to ``limit`` due feeds (next poll reached, not claimed or the claim expired)
-        for ``lease``; the URLs, most overdue first. ``FOR UPDATE SKIP LOCKED`` on PostgreSQL
-        keeps two replicas from claiming one feed (SQLite ignores it: one replica there).
+        for ``lease``; their states (what polling them needs), most overdue first. ``FOR UPDATE
+        SKIP LOCKED`` on PostgreSQL keeps two replicas from claiming one feed (SQLite ignores it:
+        one replica there).
 
         The replica's own claims count as free except on ``busy`` feeds (its polls in flight):
         a claim left behind by a poll that failed is taken again at once, not after the lease."""
@@ -196,7 +197,7 @@ class FeedStore(StoreBase):
             ).all()
             for row in rows:
                 row.claimed_by, row.lease_until = replica_id, now + lease
-            return [row.url for row in rows]
+            return [_state(row) for row in rows]
 
     def renew_feed_claims(self, replica_id: str, urls: Sequence[str], until: datetime) -> int:
         """Extend this replica's claims on feeds still being polled (or waiting for a worker)."""
