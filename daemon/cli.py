@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import signal
+import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from daemon.arguments import build_parser
 from daemon.config import Settings, parse_duration
-from daemon.errors import ConfigError, RuleLoadError, SanctionwatchError
+from daemon.errors import ConfigError, RuleLoadError, SanctionwatchError, StoreError
 
 if TYPE_CHECKING:
     from daemon.alerts.outbox import Deliverer
@@ -68,6 +69,23 @@ def open_store(settings: Settings, migrate: bool = True) -> Store:
     if migrate:
         store.upgrade()
     return store
+
+
+def migrate_in_child_process(settings: Settings) -> None:
+    """Bring the schema up to date in a short-lived ``db upgrade`` process, so that the daemon
+    process never imports the migration tooling (about 11 MiB it would hold for good)."""
+    store = open_store(settings, migrate=False)
+    try:
+        if store.schema_is_current():
+            return
+    finally:
+        store.close()
+    done = subprocess.run(
+        [sys.executable, "-m", "daemon", "db", "upgrade"], capture_output=True, text=True
+    )
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines() or [f"exit status {done.returncode}"]
+        raise StoreError(lines[-1].removeprefix("sanctionwatch: "))
 
 
 def build_sender(settings: Settings, out: TextIO) -> tuple[Sender, bool]:
@@ -160,6 +178,8 @@ def build_runtime(settings: Settings, out: TextIO) -> Runtime:
         backfill=settings.backfill,
         default_channel=settings.slack_channel,
         rules_path=settings.rules_path,
+        parse_processes=settings.parse_processes,
+        match_in=settings.match_in,
     )
     deliverer = build_deliverer(settings, store, out, metrics)
     return Runtime(settings, feeds, store, pipeline, deliverer, rules, metrics, lock)
@@ -196,9 +216,13 @@ def cmd_once(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    from daemon.memory import limit_malloc_arenas
     from daemon.service import Service
 
+    limit_malloc_arenas()
+    migrate_in_child_process(settings)
     runtime = build_runtime(settings, sys.stdout)
+    runtime.pipeline.start()
     try:
         service = Service(
             replica_id=settings.replica_id,

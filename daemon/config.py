@@ -30,6 +30,7 @@ def parse_duration(text: str | int | float, setting: str = "duration") -> timede
 
 
 SEVERITIES = ("low", "medium", "high", "critical")
+MATCH_IN = ("auto", "parsers", "daemon")
 _CLOCK_TIME = re.compile(r"^([01]?\d|2[0-3]):([0-5]\d)$")
 
 
@@ -82,6 +83,8 @@ class Settings:
     claim_batch: int = 50
     claim_lease: timedelta = timedelta(seconds=60)
     poll_workers: int = 32
+    parse_processes: int | None = None
+    match_in: str = "auto"
 
     @property
     def alert_mode(self) -> str:
@@ -151,6 +154,20 @@ class Settings:
         if log_format not in {"auto", "json", "text"}:
             raise ConfigError("SANCTIONWATCH_LOG_FORMAT", "must be auto, json or text")
 
+        processes_text = value("SANCTIONWATCH_PARSE_PROCESSES")
+        try:
+            parse_processes = int(processes_text) if processes_text else None
+        except ValueError:
+            raise ConfigError(
+                "SANCTIONWATCH_PARSE_PROCESSES", f"not a number: {processes_text!r}"
+            ) from None
+        if parse_processes is not None and parse_processes < 0:
+            raise ConfigError("SANCTIONWATCH_PARSE_PROCESSES", "must be 0 or more")
+
+        match_in = (value("SANCTIONWATCH_MATCH_IN") or "auto").lower()
+        if match_in not in MATCH_IN:
+            raise ConfigError("SANCTIONWATCH_MATCH_IN", f"must be {', '.join(MATCH_IN)}")
+
         severities = _keyed(
             value("SANCTIONWATCH_SLACK_MIN_SEVERITY"), "SANCTIONWATCH_SLACK_MIN_SEVERITY"
         )
@@ -189,6 +206,8 @@ class Settings:
             claim_batch=count("SANCTIONWATCH_CLAIM_BATCH", defaults.claim_batch),
             claim_lease=duration("SANCTIONWATCH_CLAIM_LEASE", defaults.claim_lease),
             poll_workers=count("SANCTIONWATCH_POLL_WORKERS", defaults.poll_workers),
+            parse_processes=parse_processes,
+            match_in=match_in,
         )
 
     def masked(self) -> dict[str, str]:

@@ -42,6 +42,12 @@ class Metrics:
             "Feeds that failed three or more polls in a row",
             registry=r,
         )
+        self.matching_in_parsers = Gauge(
+            "sanctionwatch_matching_in_parsers",
+            "1 while stories are matched in the parser processes (a copy of the rules in each), "
+            "0 while in the daemon process",
+            registry=r,
+        )
         self.stories_new = Counter(
             "sanctionwatch_stories_new", "Stories seen for the first time", registry=r
         )

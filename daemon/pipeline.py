@@ -20,7 +20,13 @@ from pathlib import Path
 
 from daemon.errors import FeedError, SanctionwatchError
 from daemon.feeds.fetcher import Fetcher
-from daemon.feeds.workers import HostLimiter, ParsePool, RuleSource, interleave_by_host
+from daemon.feeds.workers import (
+    HostLimiter,
+    ParsePool,
+    RuleSource,
+    interleave_by_host,
+    matches_in_parsers,
+)
 from daemon.metrics import Metrics
 from daemon.models import FeedSpec, FetchResult, Hit, Story
 from daemon.rules import Rulebook
@@ -117,6 +123,7 @@ class Pipeline:
         batch_size: int = 100,
         flush_after: float = 0.5,
         rules_path: Path | None = None,
+        match_in: str = "auto",
     ) -> None:
         self.default_channel = default_channel
         self.metrics = metrics or Metrics()
@@ -131,6 +138,9 @@ class Pipeline:
         self.hosts = HostLimiter(per_host)
         self.parser = ParsePool(parse_processes)
         self.rules_path = rules_path
+        self.match_in = match_in
+        self._matching_in_parsers = False
+        self.metrics.matching_in_parsers.set(0)
         self._rules_lock = threading.Lock()
         self._rules_seen: object = None
         self._rules_generation = 0
@@ -147,6 +157,8 @@ class Pipeline:
         self.fetcher.close()
 
     def _rule_source(self) -> RuleSource | None:
+        """Where the parser processes load the rules from; None while stories are matched in
+        this process (see ``matches_in_parsers``)."""
         if self.rules_path is None:
             return None
         current = self.rulebook()
@@ -154,6 +166,19 @@ class Pipeline:
             if current is not self._rules_seen:
                 self._rules_seen = current
                 self._rules_generation += 1
+                terms = int(getattr(current, "key_count", 0))
+                in_parsers = matches_in_parsers(self.match_in, terms, self.parser.processes)
+                if in_parsers != self._matching_in_parsers or self._rules_generation == 1:
+                    log.info(
+                        "matching stories in %s (%d distinct terms, match_in=%s)",
+                        "the parser processes" if in_parsers else "the daemon process",
+                        terms,
+                        self.match_in,
+                    )
+                self._matching_in_parsers = in_parsers
+                self.metrics.matching_in_parsers.set(int(in_parsers))
+            if not self._matching_in_parsers:
+                return None
             return RuleSource(str(self.rules_path), self._rules_generation)
 
     # one feed (the scheduler) ----------------------------------------------------------------

@@ -65,3 +65,25 @@ def test_bad_durations(text: str) -> None:
 def test_bad_port() -> None:
     with pytest.raises(ConfigError, match="SANCTIONWATCH_HTTP_PORT"):
         Settings.from_env({"SANCTIONWATCH_HTTP_PORT": "http"})
+
+
+def test_parser_processes_and_where_matching_happens() -> None:
+    defaults = Settings.from_env({})
+    assert (defaults.parse_processes, defaults.match_in) == (None, "auto")
+    settings = Settings.from_env(
+        {"SANCTIONWATCH_PARSE_PROCESSES": "0", "SANCTIONWATCH_MATCH_IN": "Daemon"}
+    )
+    assert (settings.parse_processes, settings.match_in) == (0, "daemon")
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("SANCTIONWATCH_PARSE_PROCESSES", "two"),
+        ("SANCTIONWATCH_PARSE_PROCESSES", "-1"),
+        ("SANCTIONWATCH_MATCH_IN", "gpu"),
+    ],
+)
+def test_bad_parser_settings_name_the_setting(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        Settings.from_env({name: value})

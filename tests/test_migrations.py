@@ -10,9 +10,17 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 
-from daemon.store.database import build_engine, downgrade, upgrade
+from daemon.store.database import (
+    SCHEMA_HEAD,
+    alembic_config,
+    build_engine,
+    downgrade,
+    schema_revision,
+    upgrade,
+)
 from daemon.store.tables import Base
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +46,21 @@ def test_upgrade_downgrade_upgrade(database_url: str) -> None:
         inspect(engine).get_table_names()
     )
     engine.dispose()
+
+
+def test_the_known_newest_migration_is_alembics_head(database_url: str) -> None:
+    engine = build_engine(database_url)
+    try:
+        head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+        assert schema_revision(engine) is None
+        upgrade(engine)
+        assert schema_revision(engine) == head == SCHEMA_HEAD
+        downgrade(engine, "0004")
+        assert schema_revision(engine) == "0004"
+        upgrade(engine)
+        assert schema_revision(engine) == SCHEMA_HEAD
+    finally:
+        engine.dispose()
 
 
 @pytest.mark.slow

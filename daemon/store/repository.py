@@ -27,6 +27,10 @@ class Store(FeedStore, StoryStore, OutboxStore, ReplicaStore, HistoryStore):
     def upgrade(self) -> None:
         database.upgrade(self.engine)
 
+    def schema_is_current(self) -> bool:
+        """Whether the schema is at the newest migration (``upgrade`` would change nothing)."""
+        return database.schema_revision(self.engine) == database.SCHEMA_HEAD
+
     def close(self) -> None:
         self.engine.dispose()
 
