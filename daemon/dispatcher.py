@@ -3,7 +3,9 @@
 Several replicas share one schedule, the feeds table: each feed's next poll time, interval and
 claim. A dispatcher tick (every second, from the scheduler) claims due feeds in batches, up to the
 number of idle workers plus a short queue (half a batch, at most half the workers), so that one
-claim serves several feeds; a worker polls one feed with the state read by the claim, and
+claim serves several feeds, and waits within the tick for the next feed to fall due, so that a
+feed is polled when due rather than at the next tick; a worker polls one feed with the state
+read by the claim, and
 recording the poll sets the next poll time and clears the claim. Claims of polls still running or
 queued are renewed, so a claim lapses only when its replica is gone (killed, partitioned): then
 another replica claims the feed once the lease has ended.
@@ -26,6 +28,9 @@ log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.9
 """How long one tick keeps claiming while workers free up (the tick runs every second)."""
+MIN_WAIT_SECONDS = 0.05
+"""The shortest wait for a feed falling due: one due but not claimable (another replica holds
+its row) must not make the tick spin."""
 
 
 class Dispatcher:
@@ -88,9 +93,25 @@ class Dispatcher:
                 self.replica_id, self.clock(), wanted, self.lease, busy=busy
             )
             started += self._start(claimed)
-            if len(claimed) < wanted or time.monotonic() >= deadline:
+            if time.monotonic() >= deadline:
+                break
+            if len(claimed) < wanted and not self._wait_for_next_due(deadline):
                 break
         return started
+
+    def _wait_for_next_due(self, deadline: float) -> bool:
+        """Wait for the next feed to fall due if that is before ``deadline`` (so a feed is
+        polled when due, not at the next tick); False if it is not."""
+        now = self.clock()
+        due = self.store.next_due_at(now)
+        if due is None:
+            return False
+        wait = max(MIN_WAIT_SECONDS, (due - now).total_seconds())
+        if time.monotonic() + wait >= deadline:
+            return False
+        with self._changed:
+            self._changed.wait(wait)
+        return not self._closed
 
     def _start(self, claimed: Sequence[FeedState]) -> int:
         unknown: list[str] = []

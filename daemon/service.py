@@ -101,6 +101,10 @@ def _signature(paths: list[Path]) -> tuple[tuple[str, int, int], ...]:
     return tuple(found)
 
 
+DELIVERY_WATCH_SECONDS = 0.9
+"""How long one run of the delivery job (every second) keeps delivering new alerts as they come."""
+
+
 class Service:
     def __init__(
         self,
@@ -151,6 +155,7 @@ class Service:
         self.tally = _Tally()
         self.started_at = clock()
         self.last_tick = clock()
+        self.alerts_waiting = threading.Event()
         self.reload_requested = threading.Event()
         self.stop_requested = threading.Event()
         self._signature = _signature(watched)
@@ -196,6 +201,21 @@ class Service:
         self._job_errors.pop("poll", None)
         self.metrics.cycle_duration.labels("feed").observe(time.monotonic() - clock_start)
         self.tally.add(started, outcome)
+        if getattr(outcome, "alerts_new", 0):
+            self.alerts_waiting.set()
+
+    def _deliver(self) -> None:
+        """Deliver due alerts, then, until the next run of this job, again as soon as a poll
+        queues new ones: an alert leaves within moments of its story, not at the next second."""
+        deadline = time.monotonic() + DELIVERY_WATCH_SECONDS
+        self.alerts_waiting.clear()
+        self.deliver()
+        while not self.stop_requested.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not self.alerts_waiting.wait(remaining):
+                return
+            self.alerts_waiting.clear()
+            self.deliver()
 
     def _tick(self) -> None:
         self.last_tick = self.clock()
@@ -298,7 +318,7 @@ class Service:
             timedelta(seconds=1), self._guarded("dispatch", self.dispatcher.tick), "dispatch"
         )
         self.scheduler.every(
-            timedelta(seconds=1), self._guarded("delivery", self.deliver), "delivery"
+            timedelta(seconds=1), self._guarded("delivery", self._deliver), "delivery"
         )
         self.scheduler.every(
             timedelta(seconds=15), self._guarded("heartbeat", self._tick), "heartbeat"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feedserver import FeedServer, http_date
@@ -129,3 +129,36 @@ def test_poll_feed_uses_a_given_state_and_reads_the_store_without_one(
     given, stored = feed_server.requests_for("/wire.xml")
     assert given.header("if-none-match") == '"v1"'
     assert stored.header("if-none-match") == '"v2"'
+
+
+def test_a_feed_falling_due_during_a_tick_is_polled_in_that_tick(database_url: str) -> None:
+    store = Store.connect(database_url)
+    polled: list[tuple[str, datetime]] = []
+    dispatcher = Dispatcher(
+        store=store,
+        poll=lambda feed, state: polled.append((feed.url, datetime.now(UTC))),
+        replica_id="r",
+        clock=lambda: datetime.now(UTC),
+        workers=4,
+    )
+    try:
+        store.upgrade()
+        now = datetime.now(UTC)
+        due = now + timedelta(seconds=0.4)
+        feeds = [FeedSpec(f"https://feeds.example/{n}.xml") for n in range(2)]
+        store.schedule_feeds(((f.url, None, timedelta(minutes=1)) for f in feeds), now)
+        for feed in feeds:
+            store.record_poll_success(feed.url, FetchState(), now, due)
+        store.record_poll_success("https://feeds.example/later.xml", FetchState(), now, due)
+        assert store.next_due_at(now) == due
+        dispatcher.set_feeds(feeds)
+        started = dispatcher.tick()
+        give_up = time.monotonic() + 5
+        while dispatcher.busy and time.monotonic() < give_up:
+            time.sleep(0.01)
+    finally:
+        dispatcher.close()
+        store.close()
+    assert started == 2
+    assert sorted(url for url, _ in polled) == [f.url for f in feeds]
+    assert all(at >= due for _, at in polled)

@@ -199,6 +199,17 @@ class FeedStore(StoreBase):
                 row.claimed_by, row.lease_until = replica_id, now + lease
             return [_state(row) for row in rows]
 
+    def next_due_at(self, now: datetime) -> datetime | None:
+        """When the next unclaimed feed falls due (None: no scheduled feed is free)."""
+        with self._sessions() as session:
+            due = session.scalar(
+                select(func.min(FeedRow.next_poll_at)).where(
+                    FeedRow.interval_seconds.is_not(None),
+                    or_(FeedRow.lease_until.is_(None), FeedRow.lease_until < now),
+                )
+            )
+        return due
+
     def renew_feed_claims(self, replica_id: str, urls: Sequence[str], until: datetime) -> int:
         """Extend this replica's claims on feeds still being polled (or waiting for a worker)."""
         renewed = 0
