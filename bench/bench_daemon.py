@@ -40,6 +40,7 @@ sys.path[:0] = [str(REPO / "bench"), str(REPO / "tests")]
 
 from bench_matching import generated_names, shipped_copy, with_names  # noqa: E402
 from daemonproc import RunningDaemon  # noqa: E402
+from feedfarm import WORDS as FILLER  # noqa: E402
 from feedfarm import FeedFarm  # noqa: E402
 from slackserver import TOKEN, PostedMessage, SlackServer  # noqa: E402
 
@@ -51,42 +52,6 @@ PROBE_SUMMARY = (
     "The Russian president sent the car to North Korea's leader, although UN sanctions ban "
     "supplying luxury goods to Pyongyang."
 )
-FILLER = [
-    "government",
-    "minister",
-    "officials",
-    "said",
-    "talks",
-    "week",
-    "report",
-    "economy",
-    "trade",
-    "market",
-    "city",
-    "police",
-    "company",
-    "year",
-    "people",
-    "country",
-    "parliament",
-    "election",
-    "budget",
-    "energy",
-    "prices",
-    "court",
-    "border",
-    "weather",
-    "storm",
-    "harvest",
-    "farmers",
-    "school",
-    "hospital",
-    "workers",
-    "union",
-    "bank",
-    "rates",
-    "investors",
-]
 
 
 class TimedSlack(SlackServer):
@@ -102,19 +67,32 @@ class TimedSlack(SlackServer):
         return posted
 
 
-def rss_of_tree(pid: int) -> int:
-    """Resident bytes of ``pid`` and all its descendants (0 for a process gone meanwhile)."""
-    total, pending = 0, [pid]
+def _tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants."""
+    found, pending = [], [pid]
     while pending:
         current = pending.pop()
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-            total += int(status.split("VmRSS:")[1].split()[0]) * 1024
+        found.append(current)
+        with contextlib.suppress(OSError, ValueError):
             for task in Path(f"/proc/{current}/task").iterdir():
                 pending.extend(int(c) for c in (task / "children").read_text().split())
-        except (OSError, IndexError, ValueError):
+    return found
+
+
+def memory_of_tree(pid: int) -> tuple[int, int]:
+    """Resident bytes of ``pid`` and its descendants: (RSS summed, PSS summed). RSS counts a page
+    shared by several of the processes (the interpreter, libraries) once in each; PSS divides it
+    among them, so the PSS sum is the memory the processes hold together."""
+    rss = pss = 0
+    for current in _tree(pid):
+        try:
+            rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
+        except OSError:
             continue
-    return total
+        fields = dict(line.split(":", 1) for line in rollup.splitlines()[1:] if ":" in line)
+        rss += int(fields["Rss"].split()[0]) * 1024
+        pss += int(fields["Pss"].split()[0]) * 1024
+    return rss, pss
 
 
 @dataclass
@@ -122,15 +100,8 @@ class Sample:
     at: float
     cycle: float
     rss: int
+    pss: int
     processes: int
-
-
-def _processes(pid: int) -> int:
-    children = 0
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            children += len((task / "children").read_text().split())
-    return 1 + children
 
 
 def percentile(values: list[float], share: float) -> float:
@@ -186,7 +157,8 @@ def run(
         while not stop.is_set():
             requests = farm.stats()[0]
             pid = daemon.process.pid
-            samples.append(Sample(time.time(), requests / feeds, rss_of_tree(pid), _processes(pid)))
+            rss, pss = memory_of_tree(pid)
+            samples.append(Sample(time.time(), requests / feeds, rss, pss, len(_tree(pid))))
             stop.wait(0.5)
 
     def filler() -> None:
@@ -245,6 +217,10 @@ def run(
         "rss_last": final.rss,
         "rss_peak": max(s.rss for s in samples),
         "rss_end": samples[-1].rss,
+        "pss_10": at10.pss,
+        "pss_last": final.pss,
+        "pss_peak": max(s.pss for s in samples),
+        "pss_end": samples[-1].pss,
         "processes": max(s.processes for s in samples),
         "cycle_last": final.cycle,
     }
@@ -263,13 +239,14 @@ def report(result: dict[str, Any]) -> list[str]:
             f"latency from the feed serving the story to Slack receiving the alert: median "
             f"{statistics.median(latency):.2f} s, p95 {percentile(latency, 0.95):.2f} s"
         )
-    lines.append(
-        f"resident memory (daemon + {result['processes'] - 1} worker processes): cycle 10 "
-        f"{result['rss_10'] / mib:.0f} MiB, cycle {result['cycle_last']:.0f} "
-        f"{result['rss_last'] / mib:.0f} MiB "
-        f"({(result['rss_last'] / result['rss_10'] - 1) * 100:+.1f} %), peak "
-        f"{result['rss_peak'] / mib:.0f} MiB, end {result['rss_end'] / mib:.0f} MiB"
-    )
+    for kind, what in (("rss", "RSS summed"), ("pss", "PSS summed")):
+        lines.append(
+            f"resident memory, {what} (daemon + {result['processes'] - 1} processes below it): "
+            f"cycle 10 {result[kind + '_10'] / mib:.0f} MiB, cycle {result['cycle_last']:.0f} "
+            f"{result[kind + '_last'] / mib:.0f} MiB "
+            f"({(result[kind + '_last'] / result[kind + '_10'] - 1) * 100:+.1f} %), peak "
+            f"{result[kind + '_peak'] / mib:.0f} MiB, end {result[kind + '_end'] / mib:.0f} MiB"
+        )
     return lines
 
 

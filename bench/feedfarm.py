@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import random
 import threading
 import time
 from dataclasses import dataclass
@@ -41,16 +42,58 @@ def _rss(number: int, items: list[Item]) -> bytes:
     ).encode()
 
 
+WORDS = [
+    "government",
+    "minister",
+    "officials",
+    "said",
+    "talks",
+    "week",
+    "report",
+    "economy",
+    "trade",
+    "market",
+    "city",
+    "police",
+    "company",
+    "year",
+    "people",
+    "country",
+    "parliament",
+    "election",
+    "budget",
+    "energy",
+    "prices",
+    "court",
+    "border",
+    "weather",
+    "storm",
+    "harvest",
+    "farmers",
+    "school",
+    "hospital",
+    "workers",
+    "union",
+    "bank",
+    "rates",
+    "investors",
+]
+
+
+def _archive_item(rng: random.Random, feed: int, number: int, published: datetime) -> Item:
+    """An old story of news-feed size (a title of ten words, a summary of forty)."""
+    title = " ".join(rng.choice(WORDS) for _ in range(10)).capitalize()
+    summary = " ".join(rng.choice(WORDS) for _ in range(40)).capitalize() + "."
+    return Item(f"f{feed}-old{number}", f"{title} ({feed}/{number})", summary, published)
+
+
 class _Feeds:
     def __init__(self, feeds: int, items: int, keep: int) -> None:
         old = datetime.now(UTC) - timedelta(days=3)
+        rng = random.Random(11)
         self.keep = keep
         self.items = {
-            n: [
-                Item(f"f{n}-old{k}", f"Archive story {k} of outlet {n}", "Older news.", old)
-                for k in range(items)
-            ]
-            for n in range(feeds)
+            n: [_archive_item(rng, n, k, old) for k in range(items)] for n in range(feeds)
         }
         self.versions = dict.fromkeys(self.items, 1)
         self.bodies = {n: _rss(n, items) for n, items in self.items.items()}
@@ -141,7 +184,8 @@ def _main(feeds: int, items: int, keep: int, hosts: list[str], latency: float, c
 
 
 class FeedFarm:
-    """``feeds`` feeds of ``items`` archive stories each (three days old), spread over ``hosts``
+    """``feeds`` feeds of ``items`` archive stories each (three days old, about 5 KiB a feed of
+    ten), spread over ``hosts``
     loopback addresses; ``add`` puts a new story on top of a feed (at most ``keep`` kept)."""
 
     def __init__(
