@@ -239,6 +239,12 @@ def report(result: dict[str, Any]) -> list[str]:
             f"latency from the feed serving the story to Slack receiving the alert: median "
             f"{statistics.median(latency):.2f} s, p95 {percentile(latency, 0.95):.2f} s"
         )
+        waited = result["latency_published"]
+        lines.append(
+            f"latency from publishing the story (so including the wait for the next poll, up to "
+            f"one interval): median {statistics.median(waited):.2f} s, "
+            f"p95 {percentile(waited, 0.95):.2f} s"
+        )
     for kind, what in (("rss", "RSS summed"), ("pss", "PSS summed")):
         lines.append(
             f"resident memory, {what} (daemon + {result['processes'] - 1} processes below it): "

@@ -139,6 +139,9 @@ def shipped_copy(rules: Path, target: Path) -> Path:
 
 
 def with_names(target: Path, names: list[dict[str, object]]) -> Path:
+    """The rules in ``target`` plus a test rule over a list of ``names`` (none: unchanged)."""
+    if not names:
+        return target
     (target / "lists" / "bench_names.yaml").write_text(
         json.dumps({"name": "bench_names", "entries": names}, ensure_ascii=False),
         encoding="utf-8",

@@ -107,6 +107,17 @@ def main() -> None:
                 median < 1 and p95 < 2,
             )
         )
+    waited = _find(r"next poll, up to one interval\): median ([\d.]+) s, p95 ([\d.]+) s", daemon)
+    if waited:
+        rows.append(
+            (
+                "latency, story published -> Slack",
+                f"median {waited[0]} s, p95 {waited[1]} s",
+                "",
+                "includes the wait for the next poll",
+                None,
+            )
+        )
     limit_mib = 250e6 / 2**20
     for kind in ("RSS", "PSS"):
         memory = _find(
