@@ -1,6 +1,7 @@
 """The real daemon over a long run: end-to-end alert latency and resident memory.
 
-    python bench/bench_daemon.py [--feeds 1000] [--cycles 200] [--interval 2s] [--probes 60]
+    python bench/bench_daemon.py [--feeds 1000] [--cycles 200] [--interval 2] [--probes 60]
+                                 [--names 10000] [--match-in auto|parsers|daemon]
 
 Starts ``sanctionwatch run`` (SQLite in a temporary directory, the shipped rules plus a list of
 10,000 generated names) against a local feed server (bench/feedfarm.py, its own process) and the
@@ -118,6 +119,7 @@ def run(
     names: int = 10_000,
     rate: float = 10.0,
     quiet: bool = False,
+    match_in: str = "auto",
 ) -> dict[str, Any]:
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, file=sys.stderr, flush=True))
     work = Path(tempfile.mkdtemp(prefix="sanctionwatch-bench-"))
@@ -143,6 +145,7 @@ def run(
         "SANCTIONWATCH_SLACK_API_URL": slack.api_url,
         "SANCTIONWATCH_SLACK_CHANNEL": "general",
         "SANCTIONWATCH_LOG_FORMAT": "json",
+        "SANCTIONWATCH_MATCH_IN": match_in,
     }
     daemon = RunningDaemon(work, env)
     samples: list[Sample] = []
@@ -264,8 +267,19 @@ def main() -> None:
     parser.add_argument("--probes", type=int, default=60)
     parser.add_argument("--gap", type=float, default=2.0)
     parser.add_argument("--names", type=int, default=10_000)
+    parser.add_argument(
+        "--match-in", default="auto", help="SANCTIONWATCH_MATCH_IN: auto, parsers or daemon"
+    )
     args = parser.parse_args()
-    result = run(args.feeds, args.cycles, args.interval, args.probes, args.gap, args.names)
+    result = run(
+        args.feeds,
+        args.cycles,
+        args.interval,
+        args.probes,
+        args.gap,
+        args.names,
+        match_in=args.match_in,
+    )
     print("\n".join(report(result)))
 
 
