@@ -4,7 +4,7 @@ health, moved feeds, re-matching without re-alerting, dates, backfill, the per-h
 from __future__ import annotations
 
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from feedserver import FeedServer, http_date
@@ -222,3 +222,16 @@ def test_per_host_limit_bounds_requests_to_one_host(tmp_path: Path, database_url
             report, outcomes = pipeline.run_cycle(feeds)
     assert report.feeds_failed == 0 and {o.status for o in outcomes} == {"ok"}
     assert busy.most_at_once == 2 and other.most_at_once == 2
+
+
+def test_the_next_poll_counts_from_the_answer_so_requests_stay_an_interval_apart(
+    tmp_path: Path, feed_server: FeedServer, database_url: str
+) -> None:
+    interval = timedelta(seconds=10)  # jitter: at most 0.5 s, less than the server's delay
+    body = rss([Item("A quiet day", "https://a.example/1")])
+    feed = FeedSpec(feed_server.serve("/slow.xml", body, delay=0.6), interval=interval)
+    with real_pipeline(database_url, write_rules(tmp_path), lambda: datetime.now(UTC)) as pipeline:
+        started = datetime.now(UTC)
+        outcome = pipeline.poll_feed(feed)
+    assert outcome.status == "ok" and outcome.next_poll_at is not None
+    assert outcome.next_poll_at >= started + timedelta(seconds=0.6) + interval
