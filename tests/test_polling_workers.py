@@ -65,8 +65,9 @@ def test_feeds_are_interleaved_across_hosts() -> None:
     ]  # fmt: skip
 
 
-def test_matching_in_parser_processes_follows_rule_reloads(
-    tmp_path: Path, feed_server: FeedServer, sqlite_url: str
+@pytest.mark.parametrize("match_in", ["parsers", "daemon"])
+def test_matching_follows_rule_reloads_in_the_parser_processes_or_the_daemon(
+    tmp_path: Path, feed_server: FeedServer, sqlite_url: str, match_in: str
 ) -> None:
     rules = tmp_path / "rules"
     (rules / "lists").mkdir(parents=True)
@@ -82,15 +83,21 @@ def test_matching_in_parser_processes_follows_rule_reloads(
     url = feed_server.serve("/wire.xml", rss([story, *filler]))
     store = Store.connect(sqlite_url)
     store.upgrade()
+    metrics = Metrics()
     pipeline = Pipeline(
         store,
         Fetcher(timeout=5),
         lambda: current["rulebook"],
         lambda: datetime.now(UTC),
+        metrics=metrics,
         parse_processes=1,
         rules_path=rules,
+        match_in=match_in,
     )
     try:
+        pipeline.start()
+        in_parsers = metrics.registry.get_sample_value("sanctionwatch_matching_in_parsers")
+        assert in_parsers == (1.0 if match_in == "parsers" else 0.0)
         _, (first,) = pipeline.run_cycle([FeedSpec(url)])
         assert first.hits_new == 1
         (rules / "yacht.yaml").write_text(RULES["yacht.yaml"], encoding="utf-8")
@@ -120,47 +127,3 @@ def test_where_stories_are_matched(
     match_in: str, terms: int, processes: int, expected: bool
 ) -> None:
     assert matches_in_parsers(match_in, terms, processes) is expected
-
-
-@pytest.mark.parametrize("match_in", ["daemon", "parsers"])
-def test_matching_in_the_daemon_process_finds_the_same_hits_and_follows_reloads(
-    tmp_path: Path, feed_server: FeedServer, sqlite_url: str, match_in: str
-) -> None:
-    rules = tmp_path / "rules"
-    (rules / "lists").mkdir(parents=True)
-    (rules / "aurus.yaml").write_text(RULES["aurus.yaml"], encoding="utf-8")
-    current = {"rulebook": load_rulebook(rules)}
-    now = datetime.now(UTC)
-    filler = [
-        Item(f"Weather report {n}", f"https://n.example/{n}", "Calm. " * 40, now) for n in range(20)
-    ]
-    story = Item("Putin gave Kim an Aurus; a yacht was smuggled", "https://n.example/x", "", now)
-    url = feed_server.serve("/wire.xml", rss([story, *filler]))
-    store = Store.connect(sqlite_url)
-    store.upgrade()
-    metrics = Metrics()
-    pipeline = Pipeline(
-        store,
-        Fetcher(timeout=5),
-        lambda: current["rulebook"],
-        lambda: datetime.now(UTC),
-        metrics=metrics,
-        parse_processes=1,
-        rules_path=rules,
-        match_in=match_in,
-    )
-    try:
-        pipeline.start()
-        placed = metrics.registry.get_sample_value("sanctionwatch_matching_in_parsers")
-        _, (first,) = pipeline.run_cycle([FeedSpec(url)])
-        (rules / "yacht.yaml").write_text(RULES["yacht.yaml"], encoding="utf-8")
-        current["rulebook"] = load_rulebook(rules)
-        feed_server.serve("/wire.xml", rss([Item(story.title + " (2)", story.link), *filler]))
-        _, (second,) = pipeline.run_cycle([FeedSpec(url)])
-        hits = store.hits_since(now - timedelta(hours=1))
-    finally:
-        pipeline.close()
-        store.close()
-    assert placed == (1.0 if match_in == "parsers" else 0.0)
-    assert (first.hits_new, second.hits_new) == (1, 1)
-    assert sorted(r.hit.rule_id for r in hits) == ["aurus-gift", "yacht-smuggling"]

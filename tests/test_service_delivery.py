@@ -7,6 +7,8 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
+
 from daemon.metrics import Metrics
 from daemon.models import FeedSpec
 from daemon.pipeline import FeedOutcome
@@ -45,21 +47,14 @@ def run_delivery_while_polling(service: Service, deliveries: list[float]) -> Non
     assert not job.is_alive()
 
 
-def test_a_poll_that_queues_alerts_wakes_the_running_delivery_job(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("alerts_new", "deliveries_in_one_run"), [(1, 2), (0, 1)])
+def test_a_poll_that_queues_alerts_wakes_the_running_delivery_job(
+    tmp_path: Path, alerts_new: int, deliveries_in_one_run: int
+) -> None:
     store = Store.connect(f"sqlite:///{tmp_path / 'db.sqlite'}")
     deliveries: list[float] = []
     try:
-        run_delivery_while_polling(service_with(store, 1, deliveries), deliveries)
+        run_delivery_while_polling(service_with(store, alerts_new, deliveries), deliveries)
     finally:
         store.close()
-    assert len(deliveries) == 2
-
-
-def test_a_poll_without_new_alerts_does_not(tmp_path: Path) -> None:
-    store = Store.connect(f"sqlite:///{tmp_path / 'db.sqlite'}")
-    deliveries: list[float] = []
-    try:
-        run_delivery_while_polling(service_with(store, 0, deliveries), deliveries)
-    finally:
-        store.close()
-    assert len(deliveries) == 1
+    assert len(deliveries) == deliveries_in_one_run
