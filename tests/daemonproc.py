@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -21,7 +22,9 @@ def free_port() -> int:
 
 
 class RunningDaemon:
-    def __init__(self, workdir: Path, env: Mapping[str, str]) -> None:
+    def __init__(self, workdir: Path, env: Mapping[str, str], new_session: bool = False) -> None:
+        """``new_session``: the daemon leads a process group of its own, as under a terminal
+        (``interrupt`` then reaches it and its parser processes, like Ctrl-C)."""
         self.workdir = workdir
         self.port = free_port()
         self.stdout = workdir / f"run-{self.port}.out"
@@ -38,6 +41,7 @@ class RunningDaemon:
             },
             stdout=self.stdout.open("w"),
             stderr=self.stderr.open("w"),
+            start_new_session=new_session,
         )
 
     def url(self, path: str) -> str:
@@ -75,6 +79,11 @@ class RunningDaemon:
         self.process.send_signal(sig)
         code = self.process.wait(timeout)
         return code, time.monotonic() - started
+
+    def interrupt(self, timeout: float = 15) -> int:
+        """Ctrl-C: SIGINT to the daemon's whole process group (``new_session`` only)."""
+        os.killpg(self.process.pid, signal.SIGINT)
+        return self.process.wait(timeout)
 
     def kill(self) -> None:
         if self.process.poll() is None:

@@ -89,6 +89,21 @@ def wait_for(condition, timeout: float = 20, what: str = "condition") -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
+def test_ctrl_c_stops_the_daemon_and_its_parser_processes_quietly(
+    workdir: Path, daemon_env: dict[str, str]
+) -> None:
+    daemon = RunningDaemon(workdir, daemon_env, new_session=True)
+    try:
+        daemon.wait_until("/readyz")
+        code = daemon.interrupt()
+    finally:
+        daemon.kill()
+    logs = daemon.logs()
+    assert code == 0, logs
+    assert "Traceback" not in logs and "KeyboardInterrupt" not in logs, logs
+    assert '"message": "stopped"' in logs
+
+
 def test_health_metrics_and_clean_stop(
     running: RunningDaemon, slack_server: SlackServer, workdir: Path, daemon_env: dict
 ) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
+import signal
 import threading
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -106,12 +107,22 @@ polling threads, and meanwhile a process sits idle."""
 _depth_lock = threading.Lock()
 
 
+def _leave_interrupts_to_the_daemon() -> None:
+    """Ctrl-C in a terminal interrupts the whole process group; the daemon stops its parser
+    processes itself, and they would only print tracebacks."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _deep_pool(processes: int) -> ProcessPoolExecutor:
     with _depth_lock:  # the queue depth is read when an executor is built
         standard = getattr(process_pool, "EXTRA_QUEUED_CALLS", None)
         process_pool.EXTRA_QUEUED_CALLS = processes * (_DEPTH - 1)
         try:
-            return ProcessPoolExecutor(processes, mp_context=multiprocessing.get_context("spawn"))
+            return ProcessPoolExecutor(
+                processes,
+                mp_context=multiprocessing.get_context("spawn"),
+                initializer=_leave_interrupts_to_the_daemon,
+            )
         finally:
             if standard is not None:
                 process_pool.EXTRA_QUEUED_CALLS = standard
