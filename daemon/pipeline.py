@@ -68,9 +68,6 @@ class Polled:
     error: FeedError | None = None
     hits: dict[str, tuple[Hit, ...]] | None = None
     """Hits by story id when the stories were matched in a parser process."""
-    answered_at: datetime | None = None
-    """When the fetch returned (or failed): the next poll counts from here, so requests to a feed
-    are at least an interval apart however late a request left."""
 
     @property
     def first_poll(self) -> bool:
@@ -284,17 +281,18 @@ class Pipeline:
     # fetch and parse: polling threads ---------------------------------------------------------
 
     def _fetch(self, feed: FeedSpec, state: FeedState) -> Polled:
-        """Fetch and parse one feed; never raises."""
+        """Fetch and parse one feed; never raises. The poll's time is when the answer came: the
+        next poll counts from it, so requests to a feed stay an interval apart however late one
+        left."""
         now = self.clock()
-        answered: datetime | None = None
         try:
             with self.hosts.slot(state.fetch_url):
                 try:
                     result = self.fetcher.fetch(state.fetch_url, state.fetch_state)
                 finally:
-                    answered = self.clock()
+                    now = self.clock()
             if result.not_modified:
-                return Polled(feed, state, now, result, answered_at=answered)
+                return Polled(feed, state, now, result)
             parsed = self.parser.parse(result, feed.url, now, self._rule_source())
             stories, hits = parsed.stories, parsed.hits
             if feed.fulltext:
@@ -302,9 +300,9 @@ class Pipeline:
                 if hits is not None:
                     kept = {a.id for a, b in zip(parsed.stories, stories, strict=True) if a is b}
                     hits = {i: h for i, h in hits.items() if i in kept}
-            return Polled(feed, state, now, result, tuple(stories), hits=hits, answered_at=answered)
+            return Polled(feed, state, now, result, tuple(stories), hits=hits)
         except FeedError as error:
-            return Polled(feed, state, now, error=error, answered_at=answered)
+            return Polled(feed, state, now, error=error)
         except Exception as exc:  # a bug in one feed's handling must not stop the others
             log.exception("feed %s: unexpected error", feed.url)
             return Polled(feed, state, now, error=FeedError(feed.url, "internal", repr(exc)))
@@ -404,7 +402,6 @@ class Pipeline:
             return PollRecord(
                 feed.url,
                 polled.polled_at,
-                answered_at=polled.answered_at,
                 error=error,
                 backoff=lambda count: failure_backoff(feed.interval, count, error.retry_after),
             )
@@ -413,9 +410,7 @@ class Pipeline:
         return PollRecord(
             feed.url,
             polled.polled_at,
-            next_poll_at=(polled.answered_at or polled.polled_at)
-            + feed.interval
-            + poll_jitter(feed.interval),
+            next_poll_at=polled.polled_at + feed.interval + poll_jitter(feed.interval),
             state=result.state,
             stories_seen=stories_new,
             moved_to=result.permanent_url,

@@ -68,8 +68,6 @@ class PollRecord:
     moved_to: str | None = None
     error: FeedError | None = None
     backoff: Backoff | None = None
-    answered_at: datetime | None = None
-    """When the failed request ended: the backoff counts from here (else from ``polled_at``)."""
 
 
 def _state(row: FeedRow) -> FeedState:
@@ -325,4 +323,4 @@ def _record_failure(row: FeedRow, record: PollRecord) -> None:
     row.last_error_kind = error.kind
     row.consecutive_failures = (row.consecutive_failures or 0) + 1
     delay = record.backoff(row.consecutive_failures) if record.backoff else timedelta(0)
-    row.next_poll_at = (record.answered_at or record.polled_at) + delay
+    row.next_poll_at = record.polled_at + delay
