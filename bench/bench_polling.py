@@ -9,7 +9,8 @@ sample of the feeds and extrapolated to all of them. Targets: first cycle at lea
 the loop, the 304 cycle under 2 s.
 
 The feeds are spread over ``--hosts`` loopback addresses (127.0.0.1, 127.0.0.2, ...) as real feed
-lists are spread over many sites; the per-host limit applies to each address. The server runs in
+lists are spread over many sites; the per-host limit applies to each address. The server
+(bench/feedfarm.py) runs in
 its own process; the store is SQLite in a temporary directory. The cycle matches every story
 against the shipped rules (``--rules none``: against no rules, to see the cost of polling alone).
 """
@@ -17,8 +18,6 @@ against the shipped rules (``--rules none``: against no rules, to see the cost o
 from __future__ import annotations
 
 import argparse
-import asyncio
-import multiprocessing
 import random
 import resource
 import tempfile
@@ -28,6 +27,7 @@ from email.utils import format_datetime
 from pathlib import Path
 
 import feedparser
+from feedfarm import FeedFarm
 
 from daemon.feeds.fetcher import Fetcher
 from daemon.feeds.workers import available_cores
@@ -78,52 +78,6 @@ def feed_document(number: int, items: int, now: datetime) -> bytes:
     ).encode()
 
 
-# the server -----------------------------------------------------------------------------------
-
-
-async def _serve(hosts: list[str], bodies: dict[str, bytes], latency: float, ready: object) -> None:
-    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        try:
-            while True:
-                head = await reader.readuntil(b"\r\n\r\n")
-                lines = head.decode("latin-1").split("\r\n")
-                path = lines[0].split(" ")[1]
-                headers = {
-                    k.strip().lower(): v.strip()
-                    for k, _, v in (line.partition(":") for line in lines[1:] if line)
-                }
-                await asyncio.sleep(latency)
-                body = bodies.get(path)
-                etag = f'"{path}"'
-                if body is None:
-                    response = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
-                elif headers.get("if-none-match") == etag:
-                    response = f"HTTP/1.1 304 Not Modified\r\nETag: {etag}\r\n\r\n".encode()
-                else:
-                    response = (
-                        "HTTP/1.1 200 OK\r\nContent-Type: application/rss+xml; charset=utf-8\r\n"
-                        f"ETag: {etag}\r\nContent-Length: {len(body)}\r\n\r\n"
-                    ).encode() + body
-                writer.write(response)
-                await writer.drain()
-                if headers.get("connection", "").lower() == "close":
-                    break
-        except (asyncio.IncompleteReadError, ConnectionError, IndexError):
-            pass
-        finally:
-            writer.close()
-
-    servers = [await asyncio.start_server(answer, host, 0, backlog=1024) for host in hosts]
-    ready.send([s.sockets[0].getsockname()[1] for s in servers])  # type: ignore[attr-defined]
-    await asyncio.Event().wait()
-
-
-def run_server(hosts: list[str], feeds: int, items: int, latency: float, ready: object) -> None:
-    now = datetime.now(UTC)
-    bodies = {f"/feed/{n}.xml": feed_document(n, items, now) for n in range(feeds)}
-    asyncio.run(_serve(hosts, bodies, latency, ready))
-
-
 # the measurements -----------------------------------------------------------------------------
 
 
@@ -137,21 +91,11 @@ def sequential_loop(urls: list[str]) -> float:
 
 def start_feed_farm(
     host_count: int, feeds: int, items: int, latency: float
-) -> tuple[multiprocessing.process.BaseProcess, list[str]]:
-    """Serve ``feeds`` feeds spread over ``host_count`` loopback addresses from a separate
-    process; returns the process and every feed's URL."""
-    hosts = [f"127.0.0.{n + 1}" for n in range(host_count)]
-    context = multiprocessing.get_context("spawn")
-    receive, send = context.Pipe(duplex=False)
-    server = context.Process(
-        target=run_server, args=(hosts, feeds, items, latency, send), daemon=True
-    )
-    server.start()
-    ports = receive.recv()
-    urls = [
-        f"http://{hosts[n % len(hosts)]}:{ports[n % len(hosts)]}/feed/{n}.xml" for n in range(feeds)
-    ]
-    return server, urls
+) -> tuple[FeedFarm, list[str]]:
+    """Serve ``feeds`` feeds of ``feed_document`` spread over ``host_count`` loopback addresses
+    from a separate process; returns the farm and every feed's URL."""
+    farm = FeedFarm(feeds, items, hosts=host_count, latency=latency, document=feed_document).start()
+    return farm, [farm.url(n) for n in range(feeds)]
 
 
 def main() -> None:
@@ -168,7 +112,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    server, urls = start_feed_farm(args.hosts, args.feeds, args.items, args.latency)
+    farm, urls = start_feed_farm(args.hosts, args.feeds, args.items, args.latency)
     feeds = [FeedSpec(url, f"Outlet {n}") for n, url in enumerate(urls)]
     sample = urls[:: max(1, len(urls) // args.sample)][: args.sample]
     body = feed_document(0, args.items, datetime.now(UTC))
@@ -226,8 +170,7 @@ def main() -> None:
             store.close()
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     parser_cpu = usage.ru_utime + usage.ru_stime
-    server.terminate()
-    server.join()
+    farm.stop()
 
     ratio = loop_total / first_seconds
     print(

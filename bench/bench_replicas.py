@@ -134,7 +134,7 @@ def main() -> None:
     )
     args = parser.parse_args()
 
-    server, urls = start_feed_farm(args.hosts, args.feeds, args.items, args.latency)
+    farm, urls = start_feed_farm(args.hosts, args.feeds, args.items, args.latency)
     print(
         f"{args.feeds} feeds x {args.items} items on {args.hosts} hosts, "
         f"{args.latency * 1000:.0f} ms latency, {args.workers} poll workers per replica, "
@@ -155,7 +155,7 @@ def main() -> None:
                 f"{count} replica{'s' if count > 1 else ' '}: first poll of every feed in "
                 f"{first:5.1f} s; steady {rate:8,.0f} feeds/min ({rate / 60:6,.0f}/s)"
             )
-    server.terminate()
+    farm.stop()
 
 
 if __name__ == "__main__":

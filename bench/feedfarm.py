@@ -11,6 +11,7 @@ import multiprocessing
 import random
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
@@ -87,16 +88,25 @@ def _archive_item(rng: random.Random, feed: int, number: int, published: datetim
     return Item(f"f{feed}-old{number}", f"{title} ({feed}/{number})", summary, published)
 
 
+Document = Callable[[int, int, datetime], bytes]
+"""Builds feed ``number`` of ``items`` stories published before ``now``."""
+
+
 class _Feeds:
-    def __init__(self, feeds: int, items: int, keep: int) -> None:
-        old = datetime.now(UTC) - timedelta(days=3)
-        rng = random.Random(11)
+    def __init__(self, feeds: int, items: int, keep: int, document: Document | None) -> None:
+        now = datetime.now(UTC)
         self.keep = keep
-        self.items = {
-            n: [_archive_item(rng, n, k, old) for k in range(items)] for n in range(feeds)
-        }
+        if document is None:
+            rng = random.Random(11)
+            old = now - timedelta(days=3)
+            self.items = {
+                n: [_archive_item(rng, n, k, old) for k in range(items)] for n in range(feeds)
+            }
+            self.bodies = {n: _rss(n, items) for n, items in self.items.items()}
+        else:
+            self.items = {n: [] for n in range(feeds)}
+            self.bodies = {n: document(n, items, now) for n in range(feeds)}
         self.versions = dict.fromkeys(self.items, 1)
-        self.bodies = {n: _rss(n, items) for n, items in self.items.items()}
         self.pending: dict[int, list[str]] = {}
         self.served: dict[str, float] = {}
         self.requests = 0
@@ -179,17 +189,26 @@ async def _serve(feeds: _Feeds, hosts: list[str], latency: float, conn: Any) -> 
     await asyncio.Event().wait()
 
 
-def _main(feeds: int, items: int, keep: int, hosts: list[str], latency: float, conn: Any) -> None:
-    asyncio.run(_serve(_Feeds(feeds, items, keep), hosts, latency, conn))
+def _main(
+    feeds: tuple[int, int, int, Document | None], hosts: list[str], latency: float, conn: Any
+) -> None:
+    asyncio.run(_serve(_Feeds(*feeds), hosts, latency, conn))
 
 
 class FeedFarm:
-    """``feeds`` feeds of ``items`` archive stories each (three days old, about 5 KiB a feed of
-    ten), spread over ``hosts``
-    loopback addresses; ``add`` puts a new story on top of a feed (at most ``keep`` kept)."""
+    """``feeds`` feeds of ``items`` archive stories each (three days old, about 6 KiB a feed of
+    ten), or of ``document``'s making, spread over ``hosts`` loopback addresses, each request
+    answered after ``latency`` seconds; ``add`` puts a new story on top of a feed (at most
+    ``keep`` kept: a feed of ``document``'s making then holds the added stories only)."""
 
     def __init__(
-        self, feeds: int, items: int = 10, keep: int = 20, hosts: int = 50, latency: float = 0.0
+        self,
+        feeds: int,
+        items: int = 10,
+        keep: int = 20,
+        hosts: int = 50,
+        latency: float = 0.0,
+        document: Document | None = None,
     ) -> None:
         self.feeds = feeds
         self.hosts = [f"127.0.0.{n + 1}" for n in range(hosts)]
@@ -197,7 +216,9 @@ class FeedFarm:
         self._conn, child = context.Pipe()
         self._lock = threading.Lock()
         self._process = context.Process(
-            target=_main, args=(feeds, items, keep, self.hosts, latency, child), daemon=True
+            target=_main,
+            args=((feeds, items, keep, document), self.hosts, latency, child),
+            daemon=True,
         )
 
     def start(self) -> FeedFarm:
