@@ -80,12 +80,13 @@ def _tree(pid: int) -> list[int]:
     return found
 
 
-def memory_of_tree(pid: int) -> tuple[int, int]:
-    """Resident bytes of ``pid`` and its descendants: (RSS summed, PSS summed). RSS counts a page
-    shared by several of the processes (the interpreter, libraries) once in each; PSS divides it
-    among them, so the PSS sum is the memory the processes hold together."""
+def memory_of_tree(pid: int) -> tuple[int, int, int]:
+    """Resident bytes of ``pid`` and its descendants: (RSS summed, PSS summed, processes). RSS
+    counts a page shared by several of the processes (the interpreter, libraries) once in each;
+    PSS divides it among them, so the PSS sum is the memory the processes hold together."""
     rss = pss = 0
-    for current in _tree(pid):
+    tree = _tree(pid)
+    for current in tree:
         try:
             rollup = Path(f"/proc/{current}/smaps_rollup").read_text()
         except OSError:
@@ -93,7 +94,7 @@ def memory_of_tree(pid: int) -> tuple[int, int]:
         fields = dict(line.split(":", 1) for line in rollup.splitlines()[1:] if ":" in line)
         rss += int(fields["Rss"].split()[0]) * 1024
         pss += int(fields["Pss"].split()[0]) * 1024
-    return rss, pss
+    return rss, pss, len(tree)
 
 
 @dataclass
@@ -160,8 +161,8 @@ def run(
         while not stop.is_set():
             requests = farm.stats()[0]
             pid = daemon.process.pid
-            rss, pss = memory_of_tree(pid)
-            samples.append(Sample(time.time(), requests / feeds, rss, pss, len(_tree(pid))))
+            rss, pss, processes = memory_of_tree(pid)
+            samples.append(Sample(time.time(), requests / feeds, rss, pss, processes))
             stop.wait(0.5)
 
     def filler() -> None:
