@@ -11,6 +11,8 @@ import pytest
 import sqlalchemy
 from sqlalchemy import text
 
+from daemon.store import Store
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -70,6 +72,15 @@ def database_url(request: pytest.FixtureRequest) -> str:
     if request.param == "sqlite":
         return request.getfixturevalue("sqlite_url")
     return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    """A migrated store on each database of ``database_url``."""
+    store = Store.connect(database_url)
+    store.upgrade()
+    yield store
+    store.close()
 
 
 from feedserver import feed_server  # noqa: E402, F401

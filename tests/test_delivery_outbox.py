@@ -57,14 +57,6 @@ def hit(rule: str = "yachts-to-dprk", severity: str = "high", channel: str | Non
 
 
 @pytest.fixture
-def store(database_url: str) -> Store:
-    store = Store.connect(database_url)
-    store.upgrade()
-    yield store
-    store.close()
-
-
-@pytest.fixture
 def clock() -> Clock:
     return Clock()
 

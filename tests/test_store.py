@@ -39,14 +39,6 @@ HIT = Hit(
 )
 
 
-@pytest.fixture
-def store(database_url: str) -> Store:
-    store = Store.connect(database_url)
-    store.upgrade()
-    yield store
-    store.close()
-
-
 def test_migrations_create_tables_and_go_down_and_up_again(database_url: str) -> None:
     engine = build_engine(database_url)
     upgrade(engine)
